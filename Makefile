@@ -1,0 +1,39 @@
+# TabRL: `make up` starts it, `make test` runs the whole suite.
+# Both create or refresh .venv from requirements.lock first (Python 3.11 or 3.12).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV_VERSION := 0.13.9
+# Written after a successful sync; older than the lock or pyproject means stale.
+SYNCED := $(VENV)/.tabrl-synced
+
+export MUJOCO_GL ?= egl
+
+.PHONY: venv up test demo lock clean-venv
+
+venv: $(SYNCED)
+
+$(SYNCED): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 13) else "TabRL needs Python 3.11 or 3.12: make PYTHON=python3.11")'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps --editable .
+	@touch $@
+
+up: venv
+	$(BIN)/tabrl up
+
+test: venv
+	$(BIN)/python -m pytest
+
+# Regenerate the lock after changing dependencies in pyproject.toml.
+lock:
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra cuda --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 -o requirements-cuda.lock
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,202 @@
+"""The model catalog: every MuJoCo Playground model, with what a person needs to
+pick one (name, family, sizes, a thumbnail, whether it can run here).
+
+Building it loads every environment (about 10 s for the 54 of Playground 0.2)
+and renders missing thumbnails; the result is cached as JSON in the data
+directory, keyed by the versions and the Menagerie folder it depends on, so a
+warm `tabrl models` imports neither JAX nor Playground.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+import tabrl
+from tabrl.model_info import name_and_description
+from tabrl.playground import menagerie_path
+from tabrl.settings import data_dir
+
+Family = Literal["dm_control_suite", "locomotion", "manipulation"]
+BASE_POLICY_ROOT = Path(__file__).parent / "base_policies"
+THUMBNAIL_SIZE = (320, 240)
+# Bump when the probe or the thumbnail camera changes, to rebuild old caches.
+CATALOG_FORMAT = 2
+
+
+class ModelEntry(BaseModel):
+    id: str
+    name: str
+    family: Family
+    description: str
+    observation_size: int | None = None
+    """Size of the observation the policy sees (the `state` entry for dict observations)."""
+    observation_shapes: dict[str, list[int]] | None = None
+    """Every entry of a dict observation (e.g. Go1's `privileged_state` for the critic)."""
+    action_size: int | None = None
+    dof: int | None = None
+    """Degrees of freedom of the simulated model (`nv`)."""
+    thumbnail: str | None = None
+    base_policy: bool = False
+    available: bool = False
+    unavailable_reason: str | None = None
+
+
+def base_policy_dir(model_id: str) -> Path | None:
+    """The committed base checkpoint of a model, if it has one."""
+    path = BASE_POLICY_ROOT / model_id
+    return path if path.is_dir() else None
+
+
+def thumbnail_path(model_id: str) -> Path:
+    return data_dir() / "thumbnails" / f"{model_id}.png"
+
+
+def _fingerprint() -> str:
+    root = menagerie_path()
+    robots = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+    versions = {
+        name: importlib.metadata.version(name) for name in ("playground", "mujoco", "mujoco-mjx")
+    }
+    bases = sorted(p.name for p in BASE_POLICY_ROOT.iterdir()) if BASE_POLICY_ROOT.is_dir() else []
+    key = [CATALOG_FORMAT, tabrl.__version__, versions, str(root), robots, bases]
+    return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+
+
+def _sizes(env) -> dict:
+    obs = env.observation_size
+    if isinstance(obs, int):
+        return {"observation_size": obs}
+    shapes = {key: [int(v)] if isinstance(v, int) else [int(d) for d in v] for key, v in obs.items()}
+    policy_obs = shapes.get("state") or next(iter(shapes.values()))
+    return {"observation_size": int(policy_obs[-1]), "observation_shapes": shapes}
+
+
+def render_thumbnail(model_id: str, mj_model, family: str, out: Path) -> Path:
+    """Render the model at its initial pose, framed on the robot, to a PNG."""
+    from PIL import Image
+
+    from tabrl.rendering import AZIMUTH_BY_FAMILY, framing_camera, initial_data, render_still
+
+    data = initial_data(mj_model)
+    camera = framing_camera(mj_model, data, azimuth=AZIMUTH_BY_FAMILY[family])
+    width, height = THUMBNAIL_SIZE
+    pixels = render_still(mj_model, data, camera, width=width, height=height)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp.png")
+    Image.fromarray(pixels).save(tmp)
+    tmp.replace(out)
+    return out
+
+
+def probe_model(model_id: str, family: str) -> ModelEntry:
+    """Load one model and describe it; any failure makes it unavailable, with the reason."""
+    from tabrl.playground import AssetsMissingError, load_env
+
+    name, description = name_and_description(model_id, family)
+    entry = ModelEntry(
+        id=model_id,
+        name=name,
+        family=family,
+        description=description,
+        base_policy=base_policy_dir(model_id) is not None,
+    )
+    try:
+        env = load_env(model_id)
+    except AssetsMissingError as error:
+        return entry.model_copy(update={"unavailable_reason": str(error)})
+    except Exception as error:  # a model that cannot load must not hide the others
+        reason = f"{model_id} failed to load: {type(error).__name__}: {error}"
+        return entry.model_copy(update={"unavailable_reason": reason.splitlines()[0]})
+    update = _sizes(env) | {"action_size": int(env.action_size), "dof": int(env.mj_model.nv)}
+    thumb = thumbnail_path(model_id)
+    try:
+        if not thumb.is_file():
+            render_thumbnail(model_id, env.mj_model, family, thumb)
+        update["thumbnail"] = str(thumb)
+    except Exception as error:  # no OpenGL: still trainable, just no picture
+        print(f"tabrl: no thumbnail for {model_id}: {error}", file=sys.stderr)
+    return entry.model_copy(update=update | {"available": True})
+
+
+def build_catalog() -> list[ModelEntry]:
+    from tqdm import tqdm
+
+    from tabrl.playground import family_by_model
+
+    models = family_by_model()
+    progress = tqdm(
+        models.items(),
+        desc="Building the model catalog",
+        unit="model",
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),
+    )
+    return [probe_model(model_id, family) for model_id, family in progress]
+
+
+def _cache_file() -> Path:
+    return data_dir() / "catalog.json"
+
+
+def load_catalog(refresh: bool = False) -> list[ModelEntry]:
+    """The catalog, from the cache when it is current, else built and cached."""
+    cache = _cache_file()
+    key = _fingerprint()
+    if not refresh and cache.is_file():
+        try:
+            cached = json.loads(cache.read_text())
+            if cached.get("key") == key:
+                entries = [ModelEntry.model_validate(e) for e in cached["models"]]
+                if all(e.thumbnail is None or Path(e.thumbnail).is_file() for e in entries):
+                    return entries
+        except (ValueError, KeyError, TypeError):
+            pass  # a damaged cache is rebuilt
+    entries = build_catalog()
+    tmp = cache.with_suffix(".tmp")
+    payload = {"key": key, "models": [e.model_dump(mode="json") for e in entries]}
+    tmp.write_text(json.dumps(payload, indent=1))
+    tmp.replace(cache)
+    return entries
+
+
+def get_model(model_id: str) -> ModelEntry:
+    """One catalog entry; `UnknownModelError` (with suggestions) for an unknown id."""
+    from tabrl.playground import check_model_id
+
+    for entry in load_catalog():
+        if entry.id == model_id:
+            return entry
+    check_model_id(model_id)  # raises with close matches
+    raise AssertionError("unreachable: registry and catalog disagree")
+
+
+def format_table(entries: list[ModelEntry]) -> str:
+    """A table for people, in registry order."""
+    header = f"{'MODEL':38} {'FAMILY':17} {'OBS':>4} {'ACT':>4} {'BASE':4}  STATUS"
+    lines = [header, "-" * len(header)]
+    for e in entries:
+        status = "ready" if e.available else f"unavailable: {_short_reason(e.unavailable_reason)}"
+        lines.append(
+            f"{e.id:38} {e.family:17} {e.observation_size or '-':>4} {e.action_size or '-':>4} "
+            f"{'yes' if e.base_policy else '':4}  {status}"
+        )
+    ready = sum(e.available for e in entries)
+    lines.append(f"\n{ready} of {len(entries)} models ready. `tabrl models --json` for details.")
+    if ready < len(entries):
+        from tabrl.playground import menagerie_fix_hint
+
+        lines.append("Models marked 'meshes missing': " + menagerie_fix_hint())
+    return "\n".join(lines)
+
+
+def _short_reason(reason: str | None) -> str:
+    if reason and ("Menagerie" in reason or "mesh" in reason):
+        return "meshes missing"
+    return (reason or "unknown")[:60]
