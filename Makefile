@@ -25,6 +25,10 @@ $(SYNCED): requirements.lock pyproject.toml
 up: venv
 	$(BIN)/tabrl up
 
+# The headless pipeline on a quick model: three approaches, three videos, a composite.
+demo: venv
+	$(BIN)/tabrl train --model CartpoleBalance --prompt "Swing the pole wildly but never let it fall" --steps 20000
+
 test: venv
 	$(BIN)/python -m pytest
 

@@ -7,8 +7,10 @@ printed as one line on stderr with exit status 2, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from pathlib import Path
 
 
 class UserError(Exception):
@@ -43,12 +45,18 @@ def _add_models(sub) -> None:
 # --- tabrl up -----------------------------------------------------------------
 
 
+DEMO = ["--model", "CartpoleBalance", "--prompt", "Swing the pole wildly but never let it fall", "--steps", "20000"]
+
+
 def _cmd_up(args: argparse.Namespace) -> None:
-    """What `make up` runs: everything TabRL has so far, on this machine."""
+    """What `make up` runs until the Serve API and UI land: the catalog, then the
+    headless pipeline on a quick model (three trained approaches, three videos)."""
     from tabrl.catalog import format_table, load_catalog
 
     print("TabRL: loading the model catalog (the first run renders thumbnails, about 1-2 min)...")
     print(format_table(load_catalog()))
+    print("\nTabRL demo: tabrl train " + " ".join(f'"{a}"' if " " in a else a for a in DEMO))
+    _cmd_train(build_parser().parse_args(["train", *DEMO]))
 
 
 def _add_up(sub) -> None:
@@ -57,7 +65,142 @@ def _add_up(sub) -> None:
 
 
 # --- tabrl propose (reward design) ---------------------------------------------
-# (added with the reward-design issue)
+
+
+def _cmd_propose(args: argparse.Namespace) -> None:
+    from tabrl.rewards import propose
+    from tabrl.rewards.families import check_model
+    from tabrl.rewards.prompt import clean_prompt
+    from tabrl.rewards.samples import samples_cached
+
+    clean_prompt(args.prompt)  # a bad prompt fails before any slow work
+    check_model(args.model)
+    if not samples_cached(args.model):
+        print(f"note: sampling {args.model} states for validation (first run only)...", file=sys.stderr)
+    proposal = propose(args.model, args.prompt)
+    if args.json:
+        _print_json(proposal.model_dump(mode="json"))
+    else:
+        from tabrl.rewards.summary import format_proposal
+
+        print(format_proposal(proposal))
+
+
+def _add_propose(sub) -> None:
+    p = sub.add_parser("propose", help="propose three reward approaches for a prompt")
+    p.add_argument("--model", required=True, help="a Playground model id (`tabrl models`)")
+    p.add_argument("--prompt", required=True, help='what the robot should do, e.g. "Keep shaking your hips!"')
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_propose)
+
+
+# --- tabrl train / render ----------------------------------------------------------
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 640x480, not {text!r}") from None
+    if not (16 <= width <= 3840 and 16 <= height <= 2160):
+        raise argparse.ArgumentTypeError("size must be between 16x16 and 3840x2160")
+    return width, height
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from tabrl.catalog import base_policy_dir, get_model
+    from tabrl.settings import data_dir
+    from tabrl.training import check_num_steps
+
+    check_num_steps(args.steps)
+    entry = get_model(args.model)
+    if not entry.available:
+        raise UserError(f"{args.model} cannot run here: {entry.unavailable_reason}")
+    base = base_policy_dir(args.model) if args.base_policy is not False else None
+    if args.base_policy and base is None:
+        raise UserError(f"{args.model} has no base policy; run with --no-base-policy")
+    from tabrl.rewards import propose
+    from tune_jobs.pipeline import new_job_id, train_and_render
+
+    job_id = new_job_id()
+    out = Path(args.out) if args.out else data_dir() / "jobs" / job_id
+    proposal = propose(args.model, args.prompt)
+    for warning in proposal.warnings:
+        print(f"note: {warning}", file=sys.stderr)
+    bars = [
+        tqdm(total=args.steps, desc=a.name[:28].ljust(28), position=i, unit="step",
+             file=sys.stderr, dynamic_ncols=True, disable=None)
+        for i, a in enumerate(proposal.approaches)
+    ]
+
+    def on_progress(index: int, progress) -> None:
+        bar = bars[index]
+        bar.update(max(0, min(progress.env_steps, bar.total) - bar.n))
+        if progress.episode_reward is not None:
+            bar.set_postfix(reward=f"{progress.episode_reward:.3g}")
+
+    if all(bar.disable for bar in bars):  # not a terminal: one line instead of bars
+        print(f"training {len(bars)} approaches of {args.model} for {args.steps:,} steps each...", file=sys.stderr)
+    # Ray Tune prints its own tables; stdout is kept for the result (--json).
+    with contextlib.redirect_stdout(sys.stderr):
+        result = train_and_render(
+            args.model, proposal.prompt, proposal.approaches, args.steps, out, job_id=job_id,
+            base_checkpoint=base, on_progress=on_progress, video_seconds=args.seconds,
+            size=args.size, seed=args.seed,
+        )
+    for bar in bars:
+        bar.close()
+    if args.json:
+        _print_json(result.model_dump(mode="json"))
+        return
+    for outcome in result.approaches:
+        where = outcome.video if outcome.status == "succeeded" else f"FAILED: {outcome.error}"
+        print(f"{outcome.name}: {where}")
+    print(f"composite: {result.composite}")
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="propose three approaches, train them in parallel, render videos")
+    p.add_argument("--model", required=True, help="a Playground model id (`tabrl models`)")
+    p.add_argument("--prompt", required=True, help='what the robot should do, e.g. "Keep shaking your hips!"')
+    p.add_argument("--steps", type=int, required=True, help="environment steps per approach")
+    base = p.add_mutually_exclusive_group()
+    base.add_argument("--base-policy", dest="base_policy", action="store_true", default=None,
+                      help="fine-tune from the model's base policy (the default when it has one)")
+    base.add_argument("--no-base-policy", dest="base_policy", action="store_false", help="train from scratch")
+    p.add_argument("--out", help="output folder (default: DATA_DIR/jobs/JOB_ID)")
+    p.add_argument("--seconds", type=float, default=10.0, help="video length in simulated seconds")
+    p.add_argument("--size", type=_parse_size, default=(640, 480), help="video size, WIDTHxHEIGHT")
+    p.add_argument("--seed", type=int, default=0, help="reset seed: the videos' shared initial state")
+    p.add_argument("--json", action="store_true", help="machine-readable result")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_render(args: argparse.Namespace) -> None:
+    from tabrl.rendering import render_policy_video
+    from tabrl.training import read_checkpoint_config
+
+    try:
+        read_checkpoint_config(Path(args.checkpoint))
+    except (FileNotFoundError, ValueError) as error:
+        raise UserError(str(error)) from None
+    if not 0 < args.seconds <= 120:
+        raise UserError("--seconds must be between 0 and 120")
+    render_policy_video(Path(args.checkpoint), Path(args.out), args.seconds, args.fps, *args.size, seed=args.seed)
+    print(args.out)
+
+
+def _add_render(sub) -> None:
+    p = sub.add_parser("render", help="render a trained checkpoint to an H.264 MP4")
+    p.add_argument("--checkpoint", required=True, help="a checkpoint folder written by `tabrl train`")
+    p.add_argument("--out", required=True, help="the MP4 to write")
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--size", type=_parse_size, default=(640, 480), help="WIDTHxHEIGHT")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_render)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,16 +208,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_models(sub)
     _add_up(sub)
+    _add_propose(sub)
+    _add_train(sub)
+    _add_render(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from tabrl.playground import AssetsMissingError, UnknownModelError
+    from tabrl.rewards.prompt import PromptError
+    from tabrl.training import StepsError
 
     try:
         args.func(args)
-    except (UserError, UnknownModelError, AssetsMissingError) as error:
+    except (UserError, UnknownModelError, AssetsMissingError, StepsError, PromptError) as error:
         print(f"tabrl {args.command}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

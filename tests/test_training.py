@@ -1,0 +1,126 @@
+"""`tabrl train`: real local Ray, real Tune trials, real PPO, real rendering."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO, SHARED_MENAGERIE
+
+PROMPT = "Swing the pole wildly but never let it fall"
+
+
+def tabrl(*args: str, timeout: float = 1500) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tabrl.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO, env=os.environ.copy())
+
+
+def assert_synchronized_h264(videos: list[str], seconds: float = 10.0) -> list:
+    from tabrl.video import probe, read_frames
+
+    infos = [probe(Path(v)) for v in videos]
+    for info in infos:
+        assert (info.codec, info.pixel_format) == ("h264", "yuv420p")
+        assert info.seconds >= seconds - 1e-6
+    assert len({info.frames for info in infos}) == 1, [i.frames for i in infos]
+    first = [read_frames(Path(v))[0].astype(int) for v in videos]
+    for frame in first[1:]:
+        assert np.abs(frame - first[0]).mean() < 1.0, "first frames differ"
+    return infos
+
+
+@pytest.fixture(scope="module")
+def cartpole_job(tmp_path_factory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("cartpole-job")
+    result = tabrl("train", "--model", "CartpoleBalance", "--prompt", PROMPT, "--steps", "5000",
+                   "--size", "320x240", "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout), out
+
+
+@pytest.mark.slow
+def test_train_gives_three_synchronized_h264_videos(cartpole_job):
+    job, out = cartpole_job
+    assert job["model"] == "CartpoleBalance" and job["prompt"] == PROMPT
+    assert len(job["approaches"]) == 3
+    assert [a["status"] for a in job["approaches"]] == ["succeeded"] * 3, job["approaches"]
+    assert len({a["name"] for a in job["approaches"]}) == 3
+    for approach in job["approaches"]:
+        metrics = approach["metrics"]
+        assert metrics["env_steps"] >= 5000
+        assert math.isfinite(metrics["final_reward"])
+        assert metrics["train_seconds"] > 0 and metrics["compile_seconds"] >= 0
+        assert (Path(approach["checkpoint"]) / "params.msgpack").is_file()
+        assert Path(approach["video"]).is_relative_to(out)
+    infos = assert_synchronized_h264([a["video"] for a in job["approaches"]])
+    assert (infos[0].width, infos[0].height, infos[0].fps) == (320, 240, 30.0)
+    from tabrl.video import probe
+
+    composite = probe(Path(job["composite"]))
+    assert composite.codec == "h264" and composite.width == 3 * 320
+    assert composite.frames == infos[0].frames
+
+
+@pytest.mark.slow
+def test_render_command_rerenders_a_checkpoint(cartpole_job, tmp_path):
+    job, _ = cartpole_job
+    out = tmp_path / "again.mp4"
+    result = tabrl("render", "--checkpoint", job["approaches"][0]["checkpoint"], "--out", str(out),
+                   "--seconds", "3", "--size", "160x120")
+    assert result.returncode == 0, result.stderr[-2000:]
+    from tabrl.video import probe
+
+    info = probe(out)
+    assert (info.frames, info.width, info.codec) == (90, 160, "h264")
+
+
+@pytest.mark.slow
+def test_a_trial_whose_reward_turns_nan_fails_alone(tmp_path):
+    """One approach's reward is NaN at run time: it fails with that reason, the others succeed."""
+    from tabrl.rewards import propose
+    from tune_jobs import run_batch
+
+    specs = [a.reward for a in propose("CartpoleBalance", PROMPT).approaches]
+    broken = specs[1].model_copy(deep=True)
+    broken.terms[0].weight = float("nan")  # assignment skips validation, as a corrupted spec would
+    result = run_batch("CartpoleBalance", [specs[0], broken, specs[2]], 2000, tmp_path)
+    statuses = [t.status for t in result.trials]
+    assert statuses == ["succeeded", "failed", "succeeded"], result.trials
+    assert "non-finite" in result.trials[1].error or "NaN" in result.trials[1].error
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--steps", "0"], "at least"),
+        (["--steps", "-5"], "at least"),
+        (["--steps", str(10**13)], "at most"),
+        (["--steps", "many"], "invalid int"),
+        (["--model", "Go2Dance", "--steps", "5000"], "Unknown model"),
+    ],
+)
+def test_bad_training_requests_are_clear_errors(args, message):
+    base = {"--model": "CartpoleBalance", "--prompt": "dance", "--steps": "5000"}
+    for flag, value in zip(args[::2], args[1::2]):
+        base[flag] = value
+    result = tabrl("train", *[x for pair in base.items() for x in pair], timeout=120)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_MENAGERIE.is_dir(), reason="needs ../shared/assets/menagerie")
+def test_tiny_go1_batch(tmp_path):
+    result = tabrl("train", "--model", "Go1JoystickFlatTerrain", "--prompt", "Keep shaking your hips aloha dude!",
+                   "--steps", "2000", "--size", "160x120", "--out", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    job = json.loads(result.stdout)
+    assert [a["status"] for a in job["approaches"]] == ["succeeded"] * 3, job["approaches"]
+    assert_synchronized_h264([a["video"] for a in job["approaches"]])

@@ -1,0 +1,156 @@
+"""One Tuner run per batch: three trials, one per approach, running concurrently.
+
+Each trial reports its metrics to Tune once per PPO epoch (`tune.report`); a
+driver-side Tune callback forwards them to whoever asked (the CLI's progress
+bars, the Serve app's job store). A trial that raises fails alone: Tune keeps
+the others running (`fail_fast=False`, no retries), and its error is in the
+outcome.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+import ray
+from ray import tune
+
+from tabrl.training import Progress, TrainResult
+
+ProgressHandler = Callable[[int, Progress], None]
+
+
+class TrialOutcome(BaseModel):
+    index: int
+    status: str  # "succeeded" | "failed"
+    result: TrainResult | None = None
+    error: str | None = None
+
+
+class BatchResult(BaseModel):
+    storage: str
+    trials: list[TrialOutcome]
+
+
+def ensure_ray(address: str | None = None) -> None:
+    """Connect to `RAY_ADDRESS` (or `address`) when given, else start an embedded local Ray."""
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    ray.init(address=address, include_dashboard=False, log_to_driver=False,
+             configure_logging=False, ignore_reinit_error=True)
+
+
+def default_resources(n_trials: int) -> dict[str, float]:
+    """One GPU per trial where the cluster has GPUs, else an equal share of the CPUs."""
+    total = ray.cluster_resources()
+    if total.get("GPU", 0) >= 1:
+        return {"cpu": 1, "gpu": 1}
+    return {"cpu": max(0.1, round(total.get("CPU", 1) / n_trials, 2))}
+
+
+def _train_trial(config: dict[str, Any], approaches=None, settings=None) -> None:
+    """The Tune trainable (runs in a Ray worker)."""
+    from tabrl.rewards.spec import RewardSpec
+    from tabrl.training import enable_compilation_cache, train_approach
+
+    index = config["index"]
+    enable_compilation_cache(Path(settings["compile_cache"]))
+    spec = approaches[index]
+    if spec is not None and not isinstance(spec, RewardSpec):
+        spec = RewardSpec.model_validate(spec)
+
+    def report(progress: Progress) -> None:
+        tune.report({"progress": progress.model_dump(mode="json"), "env_steps": progress.env_steps,
+                     "episode_reward": progress.episode_reward})
+
+    result = train_approach(
+        settings["model_id"], spec,
+        num_steps=settings["num_steps"],
+        out_dir=Path(settings["out_dir"]) / f"approach-{index}" / "checkpoint",
+        progress=report,
+        base_checkpoint=Path(settings["base_checkpoint"]) if settings.get("base_checkpoint") else None,
+        seed=settings.get("seed", 0),
+    )
+    tune.report({"result": result.model_dump(mode="json"), "env_steps": result.env_steps, "done": True})
+
+
+class _ForwardProgress(tune.Callback):
+    def __init__(self, handler: ProgressHandler | None):
+        self.handler = handler
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        if self.handler is not None and "progress" in result:
+            self.handler(trial.config["index"], Progress.model_validate(result["progress"]))
+
+
+def run_batch(
+    model_id: str,
+    specs: list,
+    num_steps: int,
+    out_dir: Path,
+    *,
+    base_checkpoint: Path | None = None,
+    on_progress: ProgressHandler | None = None,
+    resources_per_trial: dict[str, float] | None = None,
+    storage_path: str | None = None,
+    compile_cache: Path | None = None,
+    seed: int = 0,
+) -> BatchResult:
+    """Train every spec of `specs` as a concurrent Tune trial; never raises for a failed trial.
+
+    `storage_path` is where Tune keeps its results: a folder (default:
+    `out_dir/tune`) or `s3://...` / `gs://...` on a cluster.
+    """
+    ensure_ray()
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "model_id": model_id,
+        "num_steps": num_steps,
+        "out_dir": str(out_dir),
+        "base_checkpoint": str(base_checkpoint) if base_checkpoint else None,
+        "compile_cache": str(compile_cache or out_dir / "jax-cache"),
+        "seed": seed,
+    }
+    plain_specs = [s.model_dump(mode="json") if hasattr(s, "model_dump") else s for s in specs]
+    trainable = tune.with_parameters(_train_trial, approaches=plain_specs, settings=settings)
+    trainable = tune.with_resources(trainable, resources_per_trial or default_resources(len(specs)))
+    storage = storage_path or str(out_dir / "tune")
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"index": tune.grid_search(list(range(len(specs))))},
+        tune_config=tune.TuneConfig(max_concurrent_trials=len(specs), reuse_actors=False),
+        run_config=tune.RunConfig(
+            name="batch",
+            storage_path=storage,
+            callbacks=[_ForwardProgress(on_progress)],
+            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+            verbose=0,
+        ),
+    )
+    grid = tuner.fit()
+    outcomes = []
+    for trial_result in grid:
+        index = trial_result.config["index"]
+        if trial_result.error is None and trial_result.metrics.get("done"):
+            outcomes.append(TrialOutcome(index=index, status="succeeded",
+                                         result=TrainResult.model_validate(trial_result.metrics["result"])))
+        else:
+            outcomes.append(TrialOutcome(index=index, status="failed", error=_error_line(trial_result.error)))
+    return BatchResult(storage=storage, trials=sorted(outcomes, key=lambda o: o.index))
+
+
+def _error_line(error: BaseException | None) -> str:
+    if error is None:
+        return "the trial ended without a result"
+    cause = error
+    while getattr(cause, "cause", None) is not None:
+        cause = cause.cause
+    text = str(cause).strip().splitlines()
+    # Ray wraps the trial's exception; its last line is the original message.
+    return next((line for line in reversed(text) if line.strip()), type(cause).__name__)
