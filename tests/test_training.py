@@ -88,8 +88,9 @@ def test_a_trial_whose_reward_turns_nan_fails_alone(tmp_path):
     from tune_jobs import run_batch
 
     specs = [a.reward for a in propose("CartpoleBalance", PROMPT).approaches]
-    broken = specs[1].model_copy(deep=True)
-    broken.terms[0].weight = float("nan")  # assignment skips validation, as a corrupted spec would
+    # model_copy(update=...) skips validation, as a spec corrupted after validation would.
+    nan_term = specs[1].terms[0].model_copy(update={"weight": float("nan")})
+    broken = specs[1].model_copy(update={"terms": [nan_term, *specs[1].terms[1:]]})
     result = run_batch("CartpoleBalance", [specs[0], broken, specs[2]], 2000, tmp_path)
     statuses = [t.status for t in result.trials]
     assert statuses == ["succeeded", "failed", "succeeded"], result.trials

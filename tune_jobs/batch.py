@@ -117,8 +117,8 @@ def run_batch(
         "compile_cache": str(compile_cache or out_dir / "jax-cache"),
         "seed": seed,
     }
-    plain_specs = [s.model_dump(mode="json") if hasattr(s, "model_dump") else s for s in specs]
-    trainable = tune.with_parameters(_train_trial, approaches=plain_specs, settings=settings)
+    # The specs travel pickled through Ray's object store, exactly as given.
+    trainable = tune.with_parameters(_train_trial, approaches=list(specs), settings=settings)
     trainable = tune.with_resources(trainable, resources_per_trial or default_resources(len(specs)))
     storage = storage_path or str(out_dir / "tune")
     tuner = tune.Tuner(

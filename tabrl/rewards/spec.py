@@ -1,0 +1,144 @@
+"""Reward specs: the data a proposer returns and the trainer compiles.
+
+A spec is a short list of named terms over a robot family's features (see
+`tabrl.rewards.features`). Each term has a *kind* that says how a feature
+becomes a score, and a weight that scales the score; the reward at a control
+step is the sum of `weight * score` over the terms (`TERM_KINDS_DOC`). All
+numbers have documented bounds, enforced here; whether a feature exists and
+whether a target fits its range is checked against a model in
+`tabrl.rewards.validate`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+TermKind = Literal["track", "oscillate", "maximize", "penalty", "linear", "expression"]
+SLOT_KINDS: tuple[str, ...] = ("track", "oscillate", "maximize", "penalty", "linear")
+"""The kinds computed in the canonical per-family layout (everything but expressions)."""
+
+MAX_TERMS = 12
+MAX_EXPRESSION_CHARS = 300
+TERM_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+SCORE_BOUND = 25.0
+"""No term's score leaves [-SCORE_BOUND, SCORE_BOUND]; with |weight| <= 10 and at most
+12 terms, the reward is bounded by 3000 at every step."""
+
+TERM_KINDS_DOC = """Term kinds (x is the feature; group features are scored per element and averaged):
+  track       exp(-((x - target) / tolerance)^2), in (0, 1]: hold x near target
+  oscillate   like track, with a moving target: target + amplitude * sin(2 pi frequency t + phase),
+              in (0, 1]; frequency 0 uses the spec's clock_hz
+  maximize    tanh((x - target) / tolerance), in (-1, 1): more x is better (negative weight: less)
+  penalty     -min(((x - target) / tolerance)^2, 25), in [-25, 0]: use a positive weight
+  linear      clip((x - target) / tolerance, -10, 10)
+  expression  a sandboxed formula (see tabrl.rewards.sandbox), clipped to [-10, 10]
+"""
+
+_FROZEN = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class Term(BaseModel):
+    """One named reward term."""
+
+    model_config = _FROZEN
+
+    name: str = Field(
+        pattern=TERM_NAME_PATTERN,
+        description="snake_case, unique within the spec; shown in the UI and logged as reward/<name>",
+    )
+    kind: TermKind = Field(description="how the feature becomes a score (see the term catalogue)")
+    feature: str | None = Field(
+        default=None, description="feature name from the model's feature list; not for expressions"
+    )
+    expression: str | None = Field(
+        default=None,
+        max_length=MAX_EXPRESSION_CHARS,
+        description="only for kind 'expression': a formula over feature names and jnp math",
+    )
+    weight: float = Field(default=1.0, ge=-10.0, le=10.0, description="multiplies the score")
+    target: float = Field(default=0.0, ge=-100.0, le=100.0, description="feature value aimed at, in the feature's unit")
+    tolerance: float = Field(
+        default=1.0, ge=1e-3, le=100.0, description="how far from the target still scores well, feature unit"
+    )
+    frequency: float = Field(default=0.0, ge=0.0, le=5.0, description="Hz, for oscillate; 0 uses clock_hz")
+    amplitude: float = Field(default=0.0, ge=0.0, le=100.0, description="oscillation half-range, feature unit")
+    phase: float = Field(default=0.0, ge=-2 * math.pi, le=2 * math.pi, description="radians, oscillation offset")
+
+    @model_validator(mode="after")
+    def _feature_or_expression(self) -> Term:
+        if self.kind == "expression":
+            if not self.expression or not self.expression.strip():
+                raise ValueError(f"term {self.name!r}: kind 'expression' needs an expression")
+            if self.feature is not None:
+                raise ValueError(f"term {self.name!r}: an expression term takes no feature")
+        else:
+            if not self.feature:
+                raise ValueError(f"term {self.name!r}: kind {self.kind!r} needs a feature")
+            if self.expression is not None:
+                raise ValueError(f"term {self.name!r}: only kind 'expression' takes an expression")
+        return self
+
+
+class RewardSpec(BaseModel):
+    """A reward as data: named terms plus a phase clock for rhythmic motion."""
+
+    model_config = _FROZEN
+
+    clock_hz: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=5.0,
+        description="phase clock frequency in Hz: the rhythm of oscillate terms with frequency 0, "
+        "and of the clock_sin / clock_cos features",
+    )
+    terms: list[Term] = Field(min_length=1, max_length=MAX_TERMS)
+
+    @field_validator("terms")
+    @classmethod
+    def _unique_names(cls, terms: list[Term]) -> list[Term]:
+        names = [term.name for term in terms]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"term names must be unique; repeated: {', '.join(duplicates)}")
+        slots = [(term.kind, term.feature) for term in terms if term.kind != "expression"]
+        repeated = sorted({slot for slot in slots if slots.count(slot) > 1})
+        if repeated:
+            listed = ", ".join(f"{kind} {feature}" for kind, feature in repeated)
+            raise ValueError(f"at most one term per kind and feature; repeated: {listed}")
+        return terms
+
+
+class Approach(BaseModel):
+    """One way to read the prompt: a name and a line for people, and the reward."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=60)
+    description: str = Field(min_length=1, max_length=200)
+    reward: RewardSpec
+
+
+class Proposal(BaseModel):
+    """Three approaches for one prompt on one model."""
+
+    model: str
+    prompt: str
+    source: Literal["llm", "offline", "fallback"]
+    approaches: list[Approach] = Field(min_length=3, max_length=3)
+    warnings: list[str] = Field(default_factory=list)
+
+
+def spec_fingerprint(spec: RewardSpec) -> str:
+    """A canonical text of the spec, for telling approaches apart."""
+    return spec.model_dump_json()
+
+
+def clean_label(text: str, limit: int) -> str:
+    """Make model-written names and descriptions safe to show: printable, one line, short."""
+    text = re.sub(r"[\x00-\x1f\x7f-\x9f]", " ", str(text))
+    text = re.sub(r"\s+", " ", text).strip()
+    return text[:limit].rstrip()
