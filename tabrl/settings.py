@@ -23,3 +23,12 @@ def menagerie_dir_override() -> Path | None:
     """`TABRL_MENAGERIE_DIR`, when set: a MuJoCo Menagerie checkout (or a part of one)."""
     configured = os.environ.get("TABRL_MENAGERIE_DIR")
     return Path(configured).expanduser().resolve() if configured else None
+
+
+def compile_cache_dir() -> Path:
+    """JAX's persistent compilation cache, shared by every batch and trial on this
+    machine: `TABRL_JAX_CACHE_DIR`, else `DATA_DIR/jax-cache`."""
+    configured = os.environ.get("TABRL_JAX_CACHE_DIR")
+    path = Path(configured).expanduser() if configured else data_dir() / "jax-cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path.resolve()

@@ -10,16 +10,31 @@ budget gives at least `MIN_ITERATIONS` PPO iterations.
 
 Progress: Brax's own evaluator rolls out full episodes on separate environments,
 which would cost more than a small training budget; TabRL runs with
-`run_evals=False` and reports the training episodes' metrics instead (Brax's
-`log_training_metrics`), once per epoch.
+`run_evals=False` and reports the training episodes instead, once per epoch.
+Brax's `log_training_metrics` would do that with a `jax.debug.callback` in every
+training step, which costs a host round trip per step and, worse, makes the
+training program impossible to keep in JAX's persistent cache (JAX never writes
+programs with host callbacks). Instead `EpisodeStatsWrapper` sums the finished
+episodes on the device inside the environment state, and the progress callback
+reads those sums (a few numbers per environment) once per epoch.
+
+One compiled program for every approach: the reward's numbers travel in the
+environment state (`SharedProgramRewardEnv`), so the training epoch's HLO is the
+same for every spec of a family (see `tabrl.rewards.compile`); with
+`compile_cache` set, the first process to compile it holds a file lock
+(`compile_lock`) until the program is in the persistent cache, and the others
+then load it instead of compiling the same program at the same time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import math
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +105,16 @@ class TrainResult(BaseModel):
     train_seconds: float
     env_steps_per_second: float | None
     history: list[Progress]
+    wall_seconds: float | None = None
+    """The whole `train_approach` call: loading, compiling, training, saving."""
+    lock_wait_seconds: float = 0.0
+    """Time spent waiting for another process to compile the same program."""
+    cache_hits: int = 0
+    """Programs loaded from JAX's persistent cache during this run."""
+    cache_misses: int = 0
+    """Programs compiled and written to the persistent cache during this run."""
+    program_key: str | None = None
+    """A digest of everything the training program depends on (equal keys: one compile)."""
 
 
 class NonFiniteRewardError(RuntimeError):
@@ -177,14 +202,285 @@ def scaled_ppo_config(model_id: str, num_steps: int, accelerator: bool = False) 
     )
 
 
+CACHE_MAX_BYTES = 4 << 30
+
+
 def enable_compilation_cache(cache_dir: Path) -> None:
     """JAX's persistent compilation cache: a repeated request skips compiling."""
     import jax
 
+    cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(cache_dir))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)  # least recently used go first
+
+
+class CacheCounter:
+    """Counts JAX persistent-cache hits and writes (misses) while active."""
+
+    _active: list[CacheCounter] = []
+    _registered = False
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self.misses = 0
+
+    @classmethod
+    def _on_event(cls, event: str, **_: Any) -> None:
+        for counter in cls._active:
+            if event == "/jax/compilation_cache/cache_hits":
+                counter.hits += 1
+            elif event == "/jax/compilation_cache/cache_misses":
+                counter.misses += 1
+
+    def __enter__(self) -> CacheCounter:
+        import jax
+
+        if not CacheCounter._registered:
+            jax.monitoring.register_event_listener(CacheCounter._on_event)
+            CacheCounter._registered = True
+        CacheCounter._active.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        CacheCounter._active.remove(self)
+
+
+class CompileLock:
+    """An exclusive file lock per training program in the shared cache folder.
+
+    Why: the trials of a batch start together and, without it, each compiles
+    the same program at the same time (three 15-60 s compiles sharing two
+    cores). With it, the first trial compiles while the others wait; when the
+    first reports its first epoch, the program is in JAX's persistent cache and
+    the others load it in a fraction of a second. Compiling once in the driver
+    before the trials start would also work, but Brax offers no way to compile
+    its training program without running it. The lock is advisory (`flock`),
+    so a crashed holder frees it, and it is held at most until the first epoch
+    or the end of training.
+    """
+
+    def __init__(self, cache_dir: Path, key: str):
+        self.path = Path(cache_dir) / "locks" / f"{key}.lock"
+        self.done_path = self.path.with_suffix(".done")
+        self._file = None
+        self.waited_seconds = 0.0
+
+    def acquire(self) -> None:
+        """Wait for whoever compiles this program; return at once when it is already cached."""
+        import fcntl
+
+        if self.done_path.exists():
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "a+")
+        started = time.monotonic()
+        fcntl.flock(self._file, fcntl.LOCK_EX)
+        self.waited_seconds = time.monotonic() - started
+        if self.done_path.exists():  # compiled while we waited: no reason to hold the others
+            self.release()
+
+    def release(self, compiled: bool = False) -> None:
+        """Let the others go; `compiled`: the program is in the cache now (marks it done)."""
+        import fcntl
+
+        if self._file is not None:
+            if compiled:
+                self.done_path.touch()
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+def program_digest(model_id: str, config: PPOConfig, reward_program_key: Any) -> str:
+    """What the training program depends on: model, PPO config, reward program, versions."""
+    import brax
+    import jax
+
+    text = json.dumps(
+        [model_id, config.model_dump(mode="json"), repr(reward_program_key), jax.__version__,
+         brax.__version__, jax.default_backend()],
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@contextlib.contextmanager
+def replicate_on_brax_mesh() -> Iterator[None]:
+    """Make Brax's training epoch compile once instead of twice.
+
+    Brax 0.14.2 places the initial training state with `jax.device_put_replicated`,
+    which (under jax 0.9's shard_map-based pmap) shards it over a mesh whose axis
+    is named `_device_put_replicated`, while the epoch's outputs live on a mesh
+    named after Brax's pmap axis (`i`). The second epoch's arguments thus carry a
+    different sharding than the first's, jit's cache misses, and the whole epoch
+    is lowered and compiled again (about 15 s on CartpoleBalance on 2 cores).
+    Within this context, `jax.device_put_replicated` places arrays on the same
+    mesh the epoch's outputs use, so the second call finds the first compile.
+    """
+    import jax
+    import numpy as np
+    from brax.training.agents.ppo import train as ppo_train
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    axis = ppo_train._PMAP_AXIS_NAME
+    original = jax.device_put_replicated
+
+    def device_put_replicated(x, devices):
+        sharding = NamedSharding(Mesh(np.array(devices), (axis,)), PartitionSpec(axis))
+
+        def put(leaf):
+            leaf = jax.numpy.asarray(leaf)
+            return jax.device_put(jax.numpy.broadcast_to(leaf[None], (len(devices), *leaf.shape)), sharding)
+
+        return jax.tree_util.tree_map(put, x)
+
+    jax.device_put_replicated = device_put_replicated
+    try:
+        yield
+    finally:
+        jax.device_put_replicated = original
+
+
+STATS_KEY = "tabrl_episode_stats"
+
+
+def episode_stats_wrapper(term_metrics: tuple[str, ...]):
+    """A `wrap_env_fn` for Brax: Playground's training wrappers, then `EpisodeStatsWrapper`."""
+    from mujoco_playground import wrapper
+
+    class EpisodeStatsWrapper(wrapper.Wrapper):
+        """Sums of the finished episodes (count, return, length, each term), per environment.
+
+        It sits outside Brax's episode and auto-reset wrappers, so
+        `info["episode_done"]` and `info["episode_metrics"]` (the finished
+        episode's sums on its last step) are already set when it reads them.
+        """
+
+        def reset(self, rng):
+            import jax.numpy as jnp
+
+            state = self.env.reset(rng)
+            zeros = jnp.zeros(rng.shape[:-1])
+            stats = {name: zeros for name in ("count", "sum_reward", "length", *term_metrics)}
+            return state.replace(info={**state.info, STATS_KEY: stats})
+
+        def step(self, state, action):
+            import jax.numpy as jnp
+
+            stats = state.info[STATS_KEY]
+            state = self.env.step(state, action)
+            done = state.info["episode_done"] > 0
+            episode = state.info["episode_metrics"]
+            new = {"count": stats["count"] + done}
+            for name in ("sum_reward", "length", *term_metrics):
+                new[name] = stats[name] + jnp.where(done, episode[name], 0.0)
+            return state.replace(info={**state.info, STATS_KEY: new})
+
+    def wrap(env, **kwargs):
+        return EpisodeStatsWrapper(wrapper.wrap_for_brax_training(env, **kwargs))
+
+    return wrap
+
+
+def _no_eval_env(env):
+    """A stand-in for Brax's evaluation environment, which TabRL never runs.
+
+    `ppo.train` builds its `Evaluator` even with `run_evals=False`, and that
+    compiles and runs the evaluation environment's reset (an MJX forward pass,
+    several seconds of compile on a CPU). This environment resets to a few
+    zeros, so that compile costs next to nothing.
+    """
+    from mujoco_playground._src import mjx_env
+
+    class NoEvalEnv(mjx_env.MjxEnv):
+        def __init__(self):  # no model, no config: nothing of MjxEnv's is used
+            pass
+
+        def reset(self, rng):
+            import jax.numpy as jnp
+
+            # Nothing ever reads this observation; sizing it like the real one would
+            # cost a trace of the real reset (MjxEnv.observation_size).
+            return mjx_env.State(data=jnp.zeros(()), obs=jnp.zeros(1), reward=jnp.zeros(()),
+                                 done=jnp.zeros(()), metrics={}, info={})
+
+        def step(self, state, action):
+            return state
+
+        @property
+        def observation_size(self):
+            return 1
+
+        @property
+        def action_size(self):
+            return env.action_size
+
+        @property
+        def xml_path(self):
+            return ""
+
+        @property
+        def mj_model(self):
+            return None
+
+        @property
+        def mjx_model(self):
+            return None
+
+    return NoEvalEnv()
+
+
+def _brax_env_state():
+    """The environment state of the running `ppo.train` (its local `env_state`).
+
+    Brax passes only its loss metrics to `progress_fn`; the environment state,
+    where `EpisodeStatsWrapper` keeps its sums, is a local of `ppo.train`, read
+    here from its frame between two epochs (never while an epoch runs).
+    """
+    from brax.training.agents.ppo import train as ppo_train
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is ppo_train.train.__code__:
+            return frame.f_locals.get("env_state")
+        frame = frame.f_back
+    return None
+
+
+class _EpisodeTotals:
+    """Turns the on-device running sums into per-epoch episode metrics on the host."""
+
+    def __init__(self, term_metrics: dict[str, str]):
+        self.term_metrics = term_metrics  # on-device metric name -> reported name
+        self.previous: dict[str, float] | None = None
+        self.latest: dict[str, float] = {}
+
+    def update(self, env_state) -> dict[str, float]:
+        """Episode metrics (Brax's `episode/...` names) of the episodes finished since the last call."""
+        import jax
+        import numpy as np
+
+        if env_state is None:
+            return self.latest
+        info = env_state.info
+        stats, partial = jax.device_get((info[STATS_KEY], info["episode_metrics"]["sum_reward"]))
+        totals = {name: float(np.sum(value)) for name, value in stats.items()}
+        previous = self.previous or {name: 0.0 for name in totals}
+        self.previous = totals
+        delta = {name: totals[name] - previous[name] for name in totals}
+        if not np.all(np.isfinite(partial)):  # an unfinished episode already went non-finite
+            self.latest = {"episode/sum_reward": float("nan"), "episode/length": 1.0}
+            return self.latest
+        if delta["count"] > 0:
+            count = delta["count"]
+            self.latest = {"episode/sum_reward": delta["sum_reward"] / count,
+                           "episode/length": delta["length"] / count}
+            for metric, name in self.term_metrics.items():
+                self.latest[f"episode/reward/{name}"] = delta[metric] / count
+        return self.latest
 
 
 def _network_factory(config: PPOConfig):
@@ -241,11 +537,13 @@ def train_approach(
     base_checkpoint: Path | None = None,
     seed: int = 0,
     accelerator: bool | None = None,
+    compile_cache: Path | None = None,
 ) -> TrainResult:
     """Train one approach with Brax PPO and write its checkpoint to `out_dir`.
 
     `spec` is a `tabrl.rewards.spec.RewardSpec`; None trains on the
-    environment's own reward (the benchmarks' peer). Raises
+    environment's own reward. `compile_cache` turns on JAX's persistent cache
+    in that folder and the `CompileLock` for processes sharing it. Raises
     `NonFiniteRewardError` as soon as a reported reward is NaN or infinite.
     """
     import jax
@@ -253,27 +551,52 @@ def train_approach(
 
     from tabrl.playground import load_env
 
+    wall_started, wall_started_at = time.monotonic(), time.time()
     if accelerator is None:
         accelerator = jax.default_backend() != "cpu"
     config = scaled_ppo_config(model_id, num_steps, accelerator=accelerator)
     env = load_env(model_id)
+    metric_names: dict[str, str] = {}  # on-device name (without "reward/") -> term name
+    reward_key: Any = "environment reward"
     if spec is not None:
-        from tabrl.rewards.wrapper import SpecRewardEnv
+        from tabrl.rewards.wrapper import SharedProgramRewardEnv
 
-        env = SpecRewardEnv(env, spec)
-    from mujoco_playground import wrapper
-
-    term_names = {term.name for term in spec.terms} if spec is not None else None
+        env = SharedProgramRewardEnv(env, spec, placeholder_params=True)
+        metric_names = {k.removeprefix("reward/"): v for k, v in env.metric_names.items()}
+        reward_key = env.program.key
+    # Every canonical position is summed, used or not, so the program is the same for every spec.
+    term_metrics = tuple(f"reward/{n}" for n in env.position_names) if spec is not None else ()
+    totals = _EpisodeTotals({f"reward/{k}": v for k, v in metric_names.items()})
+    term_names = set(metric_names.values()) if spec is not None else None
     restore = load_params(base_checkpoint) if base_checkpoint else None
+    digest = program_digest(model_id, config, reward_key)
+    lock = None
+    if compile_cache is not None:
+        enable_compilation_cache(Path(compile_cache))
+        lock = CompileLock(Path(compile_cache), digest)
     started = time.monotonic()
     history: list[Progress] = []
-    latest_episode: dict[str, float] = {}
+    filled = False
+
+    def before_epochs(step: int, make_policy, params) -> None:
+        """Brax calls this after the reset and before every epoch: the first time, the
+        spec's numbers go into the reset state's placeholder (`fill_params`)."""
+        nonlocal filled
+        if spec is None or filled:
+            return
+        from tabrl.rewards.wrapper import fill_params
+
+        env_state = _brax_env_state()
+        if env_state is None:
+            raise RuntimeError("could not find Brax's environment state to give it the reward's numbers")
+        fill_params(env_state, env.params)
+        filled = True
 
     def on_metrics(step: int, metrics: dict) -> None:
-        if "training/sps" not in metrics:  # episode metrics from the training rollouts
-            latest_episode.update({k: float(v) for k, v in metrics.items()})
-            return
-        report = _progress_from({**latest_episode, **metrics}, int(step), num_steps, started, term_names)
+        if lock is not None:
+            lock.release(compiled=True)  # the first epoch ran: its program is in the persistent cache
+        episode = totals.update(_brax_env_state())
+        report = _progress_from({**episode, **metrics}, int(step), num_steps, started, term_names)
         history.append(report)
         if not (_is_finite(report.episode_reward) and all(map(_is_finite, report.terms.values()))):
             raise NonFiniteRewardError(
@@ -284,46 +607,74 @@ def train_approach(
             progress(report)
 
     kwargs = config.model_dump(exclude={"network"})
-    make_policy, params, _ = ppo.train(
-        environment=env,
-        wrap_env_fn=wrapper.wrap_for_brax_training,
-        network_factory=_network_factory(config),
-        progress_fn=on_metrics,
-        run_evals=False,
-        log_training_metrics=True,
-        training_metrics_steps=config.steps_per_iteration,
-        restore_params=restore,
-        seed=seed,
-        **kwargs,
-    )
+    with CacheCounter() as cache, replicate_on_brax_mesh():
+        if lock is not None:
+            lock.acquire()
+            started = time.monotonic()  # waiting for another compile is not this run's time
+        try:
+            make_policy, params, _ = ppo.train(
+                environment=env,
+                wrap_env_fn=episode_stats_wrapper(term_metrics),
+                network_factory=_network_factory(config),
+                progress_fn=on_metrics,
+                policy_params_fn=before_epochs,
+                eval_env=_no_eval_env(env),
+                num_eval_envs=1,
+                run_evals=False,
+                log_training_metrics=False,
+                restore_params=restore,
+                seed=seed,
+                **kwargs,
+            )
+        finally:
+            if lock is not None:
+                lock.release()
     total_seconds = time.monotonic() - started
-    # Compiling happens in the first epochs (Brax compiles its epoch twice); the
-    # time beyond what all steps take at the steady pace of the later epochs is
-    # reported as compile time.
+    # Compiling happens before the first epoch reports; the time beyond what all
+    # steps take at the steady pace of the later epochs is reported as compile time.
     paces = sorted(p.env_steps_per_second for p in history[1:] if p.env_steps_per_second)
     sps = paces[len(paces) // 2] if paces else None
     env_steps = history[-1].env_steps if history else 0
     train_seconds = min(total_seconds, env_steps / sps) if sps else total_seconds
     compile_seconds = total_seconds - train_seconds
-    checkpoint = save_checkpoint(out_dir, model_id, config, params, spec, history)
     last = history[-1] if history else None
+    run = {
+        "compile_seconds": round(compile_seconds, 2),
+        "train_seconds": round(train_seconds, 2),
+        "env_steps_per_second": sps,
+        "lock_wait_seconds": round(lock.waited_seconds, 2) if lock else 0.0,
+        "cache_hits": cache.hits,
+        "cache_misses": cache.misses,
+        "program_key": digest,
+        "started_at": wall_started_at,
+        "training_started_at": wall_started_at + (started - wall_started),
+        "finished_at": time.time(),
+    }
+    checkpoint = save_checkpoint(out_dir, model_id, config, params, spec, history, run)
     return TrainResult(
         checkpoint=str(checkpoint),
         env_steps=last.env_steps if last else 0,
         final_reward=last.episode_reward if last else None,
         reward_per_step=last.reward_per_step if last else None,
-        compile_seconds=round(compile_seconds, 2),
-        train_seconds=round(train_seconds, 2),
+        compile_seconds=run["compile_seconds"],
+        train_seconds=run["train_seconds"],
         env_steps_per_second=sps,
         history=history,
+        wall_seconds=round(time.monotonic() - wall_started, 2),
+        lock_wait_seconds=run["lock_wait_seconds"],
+        cache_hits=cache.hits,
+        cache_misses=cache.misses,
+        program_key=digest,
     )
 
 
 # --- checkpoints ----------------------------------------------------------------
 
 
-def save_checkpoint(out_dir: Path, model_id: str, config: PPOConfig, params, spec, history) -> Path:
-    """params.msgpack (normalizer, policy, value) and config.json (everything to rebuild it)."""
+def save_checkpoint(out_dir: Path, model_id: str, config: PPOConfig, params, spec, history,
+                    run: dict | None = None) -> Path:
+    """params.msgpack (normalizer, policy, value) and config.json (everything to rebuild it,
+    and `run`: how the run went: timings, cache hits)."""
     from flax import serialization
 
     out_dir = Path(out_dir)
@@ -335,6 +686,7 @@ def save_checkpoint(out_dir: Path, model_id: str, config: PPOConfig, params, spe
         "ppo": config.model_dump(mode="json"),
         "reward": spec.model_dump(mode="json") if spec is not None else None,
         "history": [p.model_dump(mode="json") for p in history],
+        "run": run or {},
     }
     (out_dir / "config.json").write_text(json.dumps(meta, indent=1))
     return out_dir

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 import ray
 from ray import tune
 
+from tabrl.settings import compile_cache_dir
 from tabrl.training import Progress, TrainResult
 
 ProgressHandler = Callable[[int, Progress], None]
@@ -56,10 +57,9 @@ def default_resources(n_trials: int) -> dict[str, float]:
 def _train_trial(config: dict[str, Any], approaches=None, settings=None) -> None:
     """The Tune trainable (runs in a Ray worker)."""
     from tabrl.rewards.spec import RewardSpec
-    from tabrl.training import enable_compilation_cache, train_approach
+    from tabrl.training import train_approach
 
     index = config["index"]
-    enable_compilation_cache(Path(settings["compile_cache"]))
     spec = approaches[index]
     if spec is not None and not isinstance(spec, RewardSpec):
         spec = RewardSpec.model_validate(spec)
@@ -75,6 +75,7 @@ def _train_trial(config: dict[str, Any], approaches=None, settings=None) -> None
         progress=report,
         base_checkpoint=Path(settings["base_checkpoint"]) if settings.get("base_checkpoint") else None,
         seed=settings.get("seed", 0),
+        compile_cache=Path(settings["compile_cache"]),
     )
     tune.report({"result": result.model_dump(mode="json"), "env_steps": result.env_steps, "done": True})
 
@@ -104,7 +105,11 @@ def run_batch(
     """Train every spec of `specs` as a concurrent Tune trial; never raises for a failed trial.
 
     `storage_path` is where Tune keeps its results: a folder (default:
-    `out_dir/tune`) or `s3://...` / `gs://...` on a cluster.
+    `out_dir/tune`) or `s3://...` / `gs://...` on a cluster. `compile_cache` is
+    JAX's persistent compilation cache, shared by the trials and by later
+    batches (default: `tabrl.settings.compile_cache_dir()`): the approaches of
+    a batch share one training program, compiled by the first trial while the
+    others wait (`tabrl.training.CompileLock`).
     """
     ensure_ray()
     out_dir = Path(out_dir).resolve()
@@ -114,7 +119,7 @@ def run_batch(
         "num_steps": num_steps,
         "out_dir": str(out_dir),
         "base_checkpoint": str(base_checkpoint) if base_checkpoint else None,
-        "compile_cache": str(compile_cache or out_dir / "jax-cache"),
+        "compile_cache": str(compile_cache or compile_cache_dir()),
         "seed": seed,
     }
     # The specs travel pickled through Ray's object store, exactly as given.

@@ -11,6 +11,17 @@ The spec's numbers are `self.params`, a pytree of arrays; `with_params`
 returns the same environment with other numbers, and `step_with_params` takes
 them as an argument, so one jitted program can serve every spec of the same
 structure (see `tabrl.rewards.compile`).
+
+`SharedProgramRewardEnv` is the training variant: the numbers travel in the
+state (`state.info[PARAMS_KEY]`, set by `reset`) instead of being closed over,
+and the terms are reported at canonical positions
+(`reward/term_00` ... `reward/term_11`). A jitted program that takes the state
+as an argument (Brax's training epoch) is then the same program, down to its
+HLO text, for every spec with the same `RewardProgram`, so JAX's persistent
+cache serves all of them from one compile. With `placeholder_params=True` the
+reset writes zeros of the right shapes instead, so the reset program is shared
+too, and the caller puts the real numbers into the reset state
+(`fill_params`) before the first step; `tabrl.training` does that.
 """
 
 from __future__ import annotations
@@ -19,9 +30,9 @@ from typing import Any
 
 from mujoco_playground import wrapper as _playground_wrapper
 
-from tabrl.rewards.compile import CompiledReward, compile_spec
+from tabrl.rewards.compile import CompiledReward, compile_spec, term_position_metric
 from tabrl.rewards.features import make_extractor
-from tabrl.rewards.spec import RewardSpec
+from tabrl.rewards.spec import MAX_TERMS, RewardSpec
 
 
 class SpecRewardEnv(_playground_wrapper.Wrapper):
@@ -64,6 +75,71 @@ class SpecRewardEnv(_playground_wrapper.Wrapper):
         metrics = _with_terms(next_state.metrics, {f"reward/{n}": v for n, v in terms.items()})
         reward = jnp.asarray(reward, dtype=jnp.asarray(next_state.reward).dtype)
         return next_state.replace(reward=reward, info=info, metrics=metrics)
+
+
+PARAMS_KEY = "tabrl_reward_params"
+"""Where `SharedProgramRewardEnv` keeps the spec's numbers in `state.info`."""
+
+
+class SharedProgramRewardEnv(SpecRewardEnv):
+    """`SpecRewardEnv` with the numbers in the state and terms at canonical positions."""
+
+    def __init__(self, env: Any, spec: RewardSpec | CompiledReward, placeholder_params: bool = False):
+        super().__init__(env, spec)
+        self.program = self.compiled.program
+        self.params = self.compiled.program_params
+        self.placeholder_params = placeholder_params
+        self.position_names = tuple(term_position_metric(i) for i in range(MAX_TERMS))
+
+    @property
+    def metric_names(self) -> dict[str, str]:
+        """Canonical metric name -> the spec's term name, for renaming on the host."""
+        return {f"reward/{self.position_names[i]}": name for i, name in enumerate(self.compiled.term_names)}
+
+    def reset(self, rng):
+        import jax.numpy as jnp
+
+        import jax
+
+        state = self.env.reset(rng)
+        params = jax.tree_util.tree_map(jnp.zeros_like, self.params) if self.placeholder_params else self.params
+        info = {**state.info, **self.extractor.tracked_init(), PARAMS_KEY: params}
+        terms = {f"reward/{n}": jnp.zeros(()) for n in self.position_names}
+        return state.replace(info=info, metrics=_with_terms(state.metrics, terms))
+
+    def step(self, state, action):
+        import jax.numpy as jnp
+
+        params = state.info[PARAMS_KEY]
+        tracked = {key: state.info[key] for key in self.extractor.tracked_keys}
+        env_info = {k: v for k, v in state.info.items() if k != PARAMS_KEY}
+        env_state = state.replace(info=env_info, metrics=_env_view(state.metrics, self.position_names))
+        next_state = self.env.step(env_state, action)
+        features, new_tracked = self.extractor.extract(tracked, action, next_state)
+        reward, terms = self.program.fn(params, features)
+        info = {**next_state.info, **new_tracked, PARAMS_KEY: params}
+        named = {f"reward/{n}": terms[i] for i, n in enumerate(self.position_names)}
+        metrics = _with_terms(next_state.metrics, named)
+        reward = jnp.asarray(reward, dtype=jnp.asarray(next_state.reward).dtype)
+        return next_state.replace(reward=reward, info=info, metrics=metrics)
+
+
+def fill_params(state, params: dict):
+    """Put `params` into a (batched, possibly sharded) reset state's placeholder, in place.
+
+    `state.info` is a plain dict, so this changes the state its holder passes on;
+    each array keeps the placeholder's shape and sharding, so a program compiled
+    for the state needs no recompile.
+    """
+    import jax
+    import numpy as np
+
+    placeholder = state.info[PARAMS_KEY]
+
+    def put(slot, value):
+        return jax.device_put(np.broadcast_to(np.asarray(value, dtype=slot.dtype), slot.shape), slot.sharding)
+
+    state.info[PARAMS_KEY] = jax.tree_util.tree_map(put, placeholder, params)
 
 
 def _env_view(metrics: dict, term_names) -> dict:
