@@ -49,9 +49,10 @@ class ModelEntry(BaseModel):
 
 
 def base_policy_dir(model_id: str) -> Path | None:
-    """The committed base checkpoint of a model, if it has one."""
+    """The committed base checkpoint of a model, if it has one (`tabrl pretrain` writes them)."""
     path = BASE_POLICY_ROOT / model_id
-    return path if path.is_dir() else None
+    complete = all((path / name).is_file() for name in ("config.json", "params.msgpack"))
+    return path if complete else None
 
 
 def thumbnail_path(model_id: str) -> Path:

@@ -203,6 +203,46 @@ def _add_render(sub) -> None:
     p.set_defaults(func=_cmd_render)
 
 
+# --- tabrl pretrain (base policies) -----------------------------------------------
+
+
+def _cmd_pretrain(args: argparse.Namespace) -> None:
+    from tabrl.catalog import BASE_POLICY_ROOT, get_model
+    from tabrl.pretrain import pretrain, recipe_steps
+    from tabrl.training import check_num_steps
+
+    entry = get_model(args.model)
+    if not entry.available:
+        raise UserError(f"{args.model} cannot run here: {entry.unavailable_reason}")
+    steps = check_num_steps(args.steps if args.steps is not None else recipe_steps(args.model))
+    out = Path(args.out) if args.out else BASE_POLICY_ROOT / args.model
+    if (out / "params.msgpack").exists() and not args.force:
+        raise UserError(f"{out} already holds a checkpoint; pass --force to replace it")
+    print(f"pretraining {args.model} on its own reward for {steps:,} steps into {out}...", file=sys.stderr)
+
+    def on_progress(progress) -> None:
+        reward = "-" if progress.episode_reward is None else f"{progress.episode_reward:.4g}"
+        print(f"  {progress.env_steps:>12,} steps  reward {reward}  {progress.elapsed_seconds:.0f} s", file=sys.stderr)
+
+    record = pretrain(args.model, out, steps, seed=args.seed, progress=on_progress)
+    if args.json:
+        _print_json(record)
+    else:
+        print(f"{out}: {record['env_steps']:,} steps in {record['seconds']:.0f} s on {record['device']}, "
+              f"final reward {record['final_reward']}")
+
+
+def _add_pretrain(sub) -> None:
+    p = sub.add_parser("pretrain", help="train a model's base policy on its own reward (a GPU job at full size)")
+    p.add_argument("--model", required=True, help="a Playground model id, e.g. Go1JoystickFlatTerrain")
+    p.add_argument("--steps", type=int, help="environment steps (default: Playground's recipe, 200M for Go1)")
+    p.add_argument("--out", help="checkpoint folder (default: tabrl/base_policies/MODEL, what the catalog uses)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true", help="replace a checkpoint already in --out")
+    p.add_argument("--json", action="store_true", help="print the training record as JSON")
+    p.set_defaults(func=_cmd_pretrain)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tabrl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -211,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_propose(sub)
     _add_train(sub)
     _add_render(sub)
+    _add_pretrain(sub)
     return parser
 
 

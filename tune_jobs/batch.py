@@ -47,11 +47,35 @@ def ensure_ray(address: str | None = None) -> None:
 
 
 def default_resources(n_trials: int) -> dict[str, float]:
-    """One GPU per trial where the cluster has GPUs, else an equal share of the CPUs."""
-    total = ray.cluster_resources()
-    if total.get("GPU", 0) >= 1:
-        return {"cpu": 1, "gpu": 1}
-    return {"cpu": max(0.1, round(total.get("CPU", 1) / n_trials, 2))}
+    """What each trial asks Ray for, on this cluster (see `trial_resources`)."""
+    return trial_resources(ray.cluster_resources(), n_trials, gpus_per_trial())
+
+
+def gpus_per_trial(environ: dict[str, str] | None = None) -> float | None:
+    """`TABRL_GPUS_PER_TRIAL`: None when unset; 0 (CPU only), a fraction in (0, 1]
+    (0.33 packs three trials on one GPU), or a whole number of GPUs."""
+    text = (os.environ if environ is None else environ).get("TABRL_GPUS_PER_TRIAL", "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (0 <= value <= 1 or (value > 1 and value.is_integer())):
+        raise ValueError(f"TABRL_GPUS_PER_TRIAL must be 0, a fraction up to 1 or a whole number, not {text!r}")
+    return value
+
+
+def trial_resources(cluster: dict[str, float], n_trials: int, gpus: float | None = None) -> dict[str, float]:
+    """One trial's resources. `gpus` set (TABRL_GPUS_PER_TRIAL): that many GPUs and
+    one CPU, even while the cluster has no GPU node yet (the autoscaler starts one);
+    0 means CPU only. Unset: one GPU where the cluster has GPUs, else an equal share
+    of the CPUs."""
+    if gpus is None:
+        gpus = 1.0 if cluster.get("GPU", 0) >= 1 else 0.0
+    if gpus > 0:
+        return {"cpu": 1, "gpu": gpus}
+    return {"cpu": max(0.1, round(cluster.get("CPU", 1) / n_trials, 2))}
 
 
 def _train_trial(config: dict[str, Any], approaches=None, settings=None) -> None:

@@ -1,0 +1,47 @@
+"""`tabrl pretrain` with a tiny budget on the CPU, and fine-tuning from what it wrote.
+
+The real Go1 base policy is Playground's 200M-step joystick recipe on a GPU; this
+builds and checks the same command path on CartpoleBalance in a few thousand steps.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tabrl.cli import main
+
+
+@pytest.mark.slow
+def test_pretrain_then_fine_tune_from_it(tmp_path, capsys):
+    from flax import serialization
+
+    from tabrl.training import train_approach
+
+    base = tmp_path / "base"
+    assert main(["pretrain", "--model", "CartpoleBalance", "--steps", "3000", "--out", str(base), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert {p.name for p in base.iterdir()} >= {"config.json", "params.msgpack", "training.json"}
+    assert json.loads((base / "training.json").read_text()) == record
+    assert record["model_id"] == "CartpoleBalance" and record["env_steps"] >= 3000
+    assert record["seconds"] > 0 and record["final_reward"] is not None
+    assert record["device"].startswith("cpu") and record["date"]
+    assert record["size_bytes"] < 2_000_000  # small enough to commit
+
+    # An existing checkpoint is not overwritten by accident.
+    assert main(["pretrain", "--model", "CartpoleBalance", "--steps", "3000", "--out", str(base)]) == 2
+    assert "--force" in capsys.readouterr().err
+
+    tuned = train_approach("CartpoleBalance", None, num_steps=3000, out_dir=tmp_path / "tuned",
+                           base_checkpoint=base)
+    # Brax restored the base's observation normalizer and kept counting from it.
+    def count(path) -> int:
+        state = serialization.msgpack_restore((path / "params.msgpack").read_bytes())["0"]["count"]
+        if isinstance(state, dict):  # Brax's UInt64: two uint32 halves
+            return (int(state["hi"]) << 32) + int(state["lo"])
+        return int(np.asarray(state))
+
+    assert count(base) > 0
+    assert count(tmp_path / "tuned") > count(base)
