@@ -10,7 +10,7 @@ SYNCED := $(VENV)/.tabrl-synced
 
 export MUJOCO_GL ?= egl
 
-.PHONY: venv up test demo lock clean-venv
+.PHONY: venv up test demo bench lock clean-venv
 
 venv: $(SYNCED)
 
@@ -31,6 +31,10 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pytest
+
+# TabRL against Brax PPO called directly, on this machine: writes BENCHMARKS.md (about 10-15 min on 2 cores).
+bench: venv
+	$(BIN)/tabrl bench --out BENCHMARKS.md
 
 # Regenerate the lock after changing dependencies in pyproject.toml.
 lock:

@@ -243,6 +243,28 @@ def _add_pretrain(sub) -> None:
     p.set_defaults(func=_cmd_pretrain)
 
 
+# --- tabrl bench ----------------------------------------------------------------------
+
+
+def _cmd_bench(args: argparse.Namespace) -> None:
+    from tabrl.bench import run_bench
+
+    result = run_bench(Path(args.out), model=args.model, steps=args.steps, scaling=not args.no_scaling,
+                       log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(args.out)
+    for name, value in result["ratios"].items():
+        print(f"{name}: {'n/a' if value is None else f'{value:.3f}'}")
+
+
+def _add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="measure TabRL against Brax PPO called directly; writes BENCHMARKS.md")
+    p.add_argument("--out", default="BENCHMARKS.md", help="the Markdown report (raw numbers go next to it as .json)")
+    p.add_argument("--model", default="CartpoleBalance")
+    p.add_argument("--steps", type=int, default=50_000, help="env steps per approach")
+    p.add_argument("--no-scaling", action="store_true", help="skip the num_steps x num_envs table")
+    p.set_defaults(func=_cmd_bench)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tabrl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -251,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_propose(sub)
     _add_train(sub)
     _add_render(sub)
+    _add_bench(sub)
     _add_pretrain(sub)
     return parser
 
