@@ -22,8 +22,12 @@ $(SYNCED): requirements.lock pyproject.toml
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps --editable .
 	@touch $@
 
+# The Serve API (tabrl serve, embedded local Ray) in the background and the Streamlit UI;
+# prints the URL to open once both answer. Ctrl-C stops both.
+API_PORT ?= 8000
+UI_PORT  ?= 8501
 up: venv
-	$(BIN)/tabrl up
+	$(BIN)/python -m streamlit_ui.up --api-port $(API_PORT) --ui-port $(UI_PORT)
 
 # The headless pipeline on a quick model: three approaches, three videos, a composite.
 demo: venv

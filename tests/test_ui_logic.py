@@ -1,0 +1,132 @@
+"""The UI's pure helpers (no server, no browser): fast."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from serve_app.schemas import Estimate, JobView, RenderOptions, TrialView
+from streamlit_ui import logic
+from streamlit_ui.client import parse_sse
+from streamlit_ui.video_sync import VideoTile, data_url, sync_player_html
+from tabrl.catalog import ModelEntry
+from tabrl.rewards.spec import Approach, RewardSpec, Term
+
+
+def model(id_, family="dm_control_suite", available=True, **kw) -> ModelEntry:
+    return ModelEntry(id=id_, name=id_, family=family, description="", available=available, **kw)
+
+
+def test_go1_comes_first_then_models_that_can_run():
+    models = [model("Zebra"), model("Broken", available=False, unavailable_reason="no meshes"),
+              model("Go1JoystickFlatTerrain", family="locomotion"), model("Apple")]
+    assert [m.id for m in logic.sort_models(models)] == ["Go1JoystickFlatTerrain", "Apple", "Zebra", "Broken"]
+    assert logic.default_model_id(models) == "Go1JoystickFlatTerrain"
+    no_go1 = [model("Broken", available=False), model("CartpoleBalance")]
+    assert logic.default_model_id(no_go1) == "CartpoleBalance"
+
+
+def test_search_and_family_filter():
+    models = [model("CartpoleBalance"), model("Go1JoystickFlatTerrain", family="locomotion")]
+    assert [m.id for m in logic.filter_models(models, None, "walker")] == []
+    assert [m.id for m in logic.filter_models(models, None, "cart pole")] == ["CartpoleBalance"]
+    assert [m.id for m in logic.filter_models(models, None, "cartpole")] == ["CartpoleBalance"]
+    assert [m.id for m in logic.filter_models(models, "locomotion", "")] == ["Go1JoystickFlatTerrain"]
+
+
+def test_unmeasured_time_is_never_invented():
+    unmeasured = Estimate(seconds=None, measured_trials=0, basis="no trial of CartpoleBalance has finished here")
+    assert logic.estimate_text(unmeasured) == "not measured yet"
+    assert logic.estimate_text(None) == "not measured yet"
+    label = logic.preset_label("Quick", 20_000, unmeasured)
+    assert label == "⚡ Quick · 20k steps · not measured yet"
+    measured = Estimate(seconds=95, measured_trials=3, basis="3 trials", env_steps_per_second=800.0,
+                        compile_seconds=25, train_seconds=60, render_seconds=10)
+    assert logic.preset_label("Quality", 500_000, measured) == "💎 Quality · 500k steps · ~1 min 35 s"
+    assert "800 env steps/s" in logic.estimate_help(measured)
+
+
+@pytest.mark.parametrize("seconds, text", [
+    (0.2, "~1 s"), (44.6, "~45 s"), (60, "~1 min"), (95, "~1 min 35 s"), (605, "~10 min"),
+    (3600, "~1 h"), (4800, "~1 h 20 min"), (None, "—"), (float("nan"), "—"),
+])
+def test_format_duration(seconds, text):
+    assert logic.format_duration(seconds) == text
+
+
+def test_step_options_and_presets():
+    assert logic.STEP_OPTIONS[0] == 1_000  # the trainer's minimum: a tiny test run is possible
+    for family in ("dm_control_suite", "locomotion", "manipulation"):
+        presets = logic.presets_for(model("X", family=family))
+        assert list(presets) == ["Quick", "Standard", "Quality"]
+        assert all(steps in logic.STEP_OPTIONS for steps in presets.values())
+    assert logic.nearest_step_option(3_000) == 2_000
+    assert logic.format_steps(20_000) == "20k" and logic.format_steps(2_000_000) == "2M"
+
+
+def spec() -> RewardSpec:
+    return RewardSpec(terms=[Term(name="pole_swing", kind="oscillate", feature="pole_angle", weight=1.5,
+                                  amplitude=0.5),
+                             Term(name="cart_speed", kind="penalty", feature="cart_velocity", weight=0.5)])
+
+
+def test_weights_edit_into_a_valid_approach():
+    approach = Approach(name="Wild", description="swing", reward=spec())
+    assert not logic.weights_edited(approach, {"pole_swing": 1.5})
+    edited = logic.with_weights(approach, {"pole_swing": -2.0})
+    assert logic.weights_edited(approach, {"pole_swing": -2.0})
+    assert [t.weight for t in edited.reward.terms] == [-2.0, 0.5]
+    assert approach.reward.terms[0].weight == 1.5  # the original is untouched
+    with pytest.raises(ValueError):
+        logic.with_weights(approach, {"pole_swing": 50.0})
+    chips = logic.term_chips(edited.reward)
+    assert ":red-badge[pole swing · -2]" in chips and ":green-badge[cart speed · +0.5]" in chips
+
+
+def test_surprise_gives_a_different_prompt():
+    rng = random.Random(1)
+    for _ in range(20):
+        assert logic.surprise_prompt("Breakdance with style", rng) != "Breakdance with style"
+
+
+def job(**kw) -> JobView:
+    base = dict(job_id="20261124-101010-abcdef", model_id="CartpoleBalance", prompt="Swing it",
+                num_steps=2000, use_base_policy=False, base_policy=False, status="queued", stage="waiting",
+                created_at=1.0, render=RenderOptions())
+    return JobView(**(base | kw))
+
+
+def test_queue_and_progress_texts():
+    assert logic.queue_text(job(queue_position=2, estimated_wait_seconds=None)) == \
+        "⏳ #2 in the queue; the wait is not measured yet"
+    assert logic.queue_text(job(queue_position=1, estimated_wait_seconds=130)) == \
+        "⏳ #1 in the queue, about 2 min 10 s to wait"
+    assert logic.queue_text(job(status="training")) is None
+    trial = TrialView(index=0, name="Wild", description="d", status="running", env_steps=500, num_steps=2000,
+                      fraction=0.25, episode_reward=12.345, eta_seconds=30)
+    assert logic.trial_line(trial) == "🏃 running · 500 / 2,000 steps · reward 12.3 · ETA ~30 s"
+    assert logic.trial_fraction(trial) == 0.25
+    assert logic.overall_eta(job(status="training", trials=[trial])) == 30
+    assert logic.video_file_name(job(trials=[trial]), 0) == "tabrl-CartpoleBalance-20261124-101010-abcdef-1-wild.mp4"
+    assert logic.parse_favourite("2", 3) == 2 and logic.parse_favourite("7", 3) is None
+    assert logic.parse_favourite("x", 3) is None
+
+
+def test_sse_stream_parses_job_events():
+    one = job(status="training").model_dump_json()
+    two = job(status="succeeded").model_dump_json()
+    lines = [": keep-alive", "", "event: job", f"data: {one}", "", "event: other", "data: {}", "",
+             "event: job", f"data: {two}", ""]
+    assert [v.status for v in parse_sse(lines)] == ["training", "succeeded"]
+
+
+def test_player_has_three_synchronized_videos():
+    tiles = [VideoTile(src=data_url(b"\x00\x01"), name=f"<b>{i}</b>", description="d", favourite=i == 1)
+             for i in range(3)]
+    page = sync_player_html(tiles)
+    assert page.count("<video ") == 3
+    assert page.count("muted loop playsinline") == 3
+    assert "&lt;b&gt;0&lt;/b&gt;" in page and "<b>0</b>" not in page  # names are escaped
+    assert page.count("⭐") == 1
+    assert 'id="play"' in page and 'id="seek"' in page
