@@ -203,6 +203,19 @@ def _add_render(sub) -> None:
     p.set_defaults(func=_cmd_render)
 
 
+def _cmd_serve(args: argparse.Namespace) -> None:
+    from serve_app.launch import serve_forever
+
+    serve_forever(args.host, args.port)
+
+
+def _add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="start the HTTP API (Ray Serve) on an embedded local Ray, until Ctrl-C")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=_cmd_serve)
+
+
 # --- tabrl pretrain (base policies) -----------------------------------------------
 
 
@@ -275,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render(sub)
     _add_bench(sub)
     _add_pretrain(sub)
+    _add_serve(sub)
     return parser
 
 

@@ -6,7 +6,12 @@ Mesa on a CPU machine, through the driver on an NVIDIA one.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
+from pydantic import BaseModel
 
 import mujoco
 
@@ -197,3 +202,48 @@ def render_policy_video(
     frames = render_states(env.mj_model, states, family_by_model()[meta["model_id"]], width, height, fast=fast)
     write_mp4(out, frames, fps)
     return frames
+
+
+class RenderedVideo(BaseModel):
+    index: int
+    video: str | None = None
+    frames: int = 0
+    render_seconds: float = 0.0
+    error: str | None = None
+
+
+def render_batch_videos(
+    items: list[tuple[int, Path, str]],
+    out_dir: Path,
+    *,
+    seconds: float = 10.0,
+    fps: int = 30,
+    size: tuple[int, int] = (640, 480),
+    seed: int = 0,
+    on_stage: Callable[[str], None] | None = None,
+) -> tuple[list[RenderedVideo], Path | None]:
+    """Render `(index, checkpoint, label)` items to `out_dir/approach-<index>/video.mp4`, same seed
+    for all (so they start from one state), and a labelled side-by-side `out_dir/composite.mp4`.
+
+    A checkpoint that fails to render is reported with its error; the others still render.
+    """
+    from tabrl.video import write_composite
+
+    out_dir = Path(out_dir)
+    rendered, videos, labels = [], [], []
+    for index, checkpoint, label in items:
+        if on_stage:
+            on_stage(f"rendering {label}")
+        video = out_dir / f"approach-{index}" / "video.mp4"
+        started = time.monotonic()
+        try:
+            frames = render_policy_video(Path(checkpoint), video, seconds, fps, *size, seed=seed)
+        except Exception as error:  # a trained policy without a video is still reported
+            rendered.append(RenderedVideo(index=index, error=f"rendering failed: {error}"))
+            continue
+        rendered.append(RenderedVideo(index=index, video=str(video), frames=len(frames),
+                                      render_seconds=round(time.monotonic() - started, 2)))
+        videos.append(frames)
+        labels.append(label)
+    composite = write_composite(out_dir / "composite.mp4", videos, labels, fps) if videos else None
+    return rendered, composite

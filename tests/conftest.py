@@ -15,3 +15,6 @@ if SHARED_MENAGERIE.is_dir():
 # One data dir for the whole run, so thumbnails and the catalog cache are
 # rendered once; tests that need an empty one use their own tmp_path.
 os.environ.setdefault("TABRL_DATA_DIR", str(REPO / "build" / "test-data"))
+
+# `api_server`: a real `tabrl serve` on a free port (tests/serve_fixture.py).
+pytest_plugins = ["tests.serve_fixture"]

@@ -63,15 +63,14 @@ def train_and_render(
     storage_path: str | None = None,
 ) -> JobResult:
     """`approaches` are `tabrl.rewards.spec.Approach`s; a failed trial leaves the rest standing."""
-    from tabrl.rendering import render_policy_video
-    from tabrl.video import write_composite
+    from tabrl.rendering import render_batch_videos
 
     started = time.monotonic()
     out_dir = Path(out_dir)
     batch = run_batch(model_id, [a.reward for a in approaches], num_steps, out_dir,
                       base_checkpoint=base_checkpoint, on_progress=on_progress,
                       storage_path=storage_path, seed=seed)
-    outcomes, videos, labels = [], [], []
+    outcomes = []
     for approach, trial in zip(approaches, batch.trials):
         outcome = ApproachOutcome(name=approach.name, description=approach.description,
                                   status=trial.status, error=trial.error)
@@ -80,23 +79,19 @@ def train_and_render(
             outcome.checkpoint = r.checkpoint
             outcome.metrics = ApproachMetrics(final_reward=r.final_reward, train_seconds=r.train_seconds,
                                               compile_seconds=r.compile_seconds, env_steps=r.env_steps)
-            if on_stage:
-                on_stage(f"rendering {approach.name}")
-            video = out_dir / f"approach-{trial.index}" / "video.mp4"
-            try:
-                frames = render_policy_video(Path(r.checkpoint), video, video_seconds, fps, *size, seed=seed)
-            except Exception as error:  # a trained policy without a video is still reported
-                outcome.status, outcome.error = "failed", f"rendering failed: {error}"
-            else:
-                outcome.video = str(video)
-                videos.append(frames)
-                labels.append(approach.name)
         outcomes.append(outcome)
-    composite = None
-    if videos:
-        composite = str(write_composite(out_dir / "composite.mp4", videos, labels, fps))
+    items = [(trial.index, Path(trial.result.checkpoint), approach.name)
+             for approach, trial in zip(approaches, batch.trials) if trial.result is not None]
+    videos, composite = render_batch_videos(items, out_dir, seconds=video_seconds, fps=fps, size=size,
+                                            seed=seed, on_stage=on_stage)
+    for video in videos:
+        outcome = outcomes[video.index]
+        outcome.video = video.video
+        if video.error:
+            outcome.status, outcome.error = "failed", video.error
     return JobResult(job_id=job_id or out_dir.name, model=model_id, prompt=prompt, approaches=outcomes,
-                     composite=composite, seconds=round(time.monotonic() - started, 1))
+                     composite=str(composite) if composite else None,
+                     seconds=round(time.monotonic() - started, 1))
 
 
 __all__ = ["ApproachOutcome", "JobResult", "Progress", "new_job_id", "train_and_render"]

@@ -1,0 +1,208 @@
+"""The HTTP API's request and response bodies (pydantic; FastAPI turns them into /openapi.json).
+
+Ids that reach the file system are validated here by pattern, so no path is
+ever built from a raw user string: `JOB_ID_PATTERN` for jobs, `POLICY_ID_PATTERN`
+for trained policies (`<job_id>-<approach index>`), and model ids are checked
+against the Playground registry before use.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tabrl.catalog import ModelEntry
+from tabrl.rewards.spec import Approach
+
+JOB_ID_PATTERN = r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$"
+POLICY_ID_PATTERN = r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}-[0-9]$"
+MODEL_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,79}$"
+MAX_RAW_PROMPT_CHARS = 2_000
+"""The request may carry up to this much; after cleaning, `tabrl.rewards.prompt` allows 500."""
+
+JobStatus = Literal["queued", "proposing", "training", "rendering", "succeeded", "failed", "interrupted"]
+TERMINAL_STATUSES = ("succeeded", "failed", "interrupted")
+TrialStatus = Literal["pending", "running", "succeeded", "failed"]
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="what went wrong and how to fix it")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    ray_cpus: float
+    ray_gpus: float
+    jobs_running: int
+    jobs_queued: int
+
+
+class ModelList(BaseModel):
+    models: list[ModelEntry]
+
+
+class Estimate(BaseModel):
+    """A time estimate for one approach, from throughput measured on this cluster."""
+
+    seconds: float | None = Field(description="compile + training + rendering; null until measured here")
+    compile_seconds: float | None = None
+    train_seconds: float | None = None
+    render_seconds: float | None = None
+    env_steps_per_second: float | None = None
+    measured_trials: int = Field(description="how many finished trials of this model the figure comes from")
+    basis: str = Field(description="where the figure comes from, in words")
+
+
+class ApproachesRequest(BaseModel):
+    model_config = _STRICT
+
+    model_id: str = Field(pattern=MODEL_ID_PATTERN, examples=["Go1JoystickFlatTerrain"])
+    prompt: str = Field(max_length=MAX_RAW_PROMPT_CHARS, examples=["Keep shaking your hips aloha dude!"])
+    num_steps: int = Field(default=20_000, examples=[20_000])
+
+
+class ProposedApproach(Approach):
+    estimate: Estimate
+
+
+class ApproachesResponse(BaseModel):
+    model_id: str
+    prompt: str
+    num_steps: int
+    source: Literal["llm", "offline", "fallback"]
+    warnings: list[str]
+    approaches: list[ProposedApproach]
+
+
+class EstimateResponse(BaseModel):
+    model_id: str
+    num_steps: int
+    estimate: Estimate
+
+
+class RenderOptions(BaseModel):
+    model_config = _STRICT
+
+    seconds: float = Field(default=10.0, gt=0, le=60)
+    fps: int = Field(default=30, ge=5, le=60)
+    width: int = Field(default=640, ge=64, le=1920)
+    height: int = Field(default=480, ge=48, le=1080)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class BatchRequest(BaseModel):
+    """Either a prompt (the server proposes three approaches) or the approaches themselves."""
+
+    model_config = _STRICT
+
+    model_id: str = Field(pattern=MODEL_ID_PATTERN, examples=["CartpoleBalance"])
+    prompt: str = Field(max_length=MAX_RAW_PROMPT_CHARS, examples=["Swing the pole wildly but never let it fall"])
+    approaches: list[Approach] | None = Field(
+        default=None, min_length=1, max_length=3,
+        description="approaches from POST /api/training/approaches, weights possibly edited; "
+        "omitted: the server proposes them from the prompt",
+    )
+    num_steps: int = Field(examples=[20_000])
+    use_base_policy: bool = Field(default=True, description="fine-tune from the model's base policy when it has one")
+    render: RenderOptions = Field(default_factory=RenderOptions)
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status: JobStatus
+    queue_position: int | None
+    url: str
+    events_url: str
+
+
+class RewardPoint(BaseModel):
+    env_steps: int
+    episode_reward: float | None
+
+
+class TrialView(BaseModel):
+    index: int
+    name: str
+    description: str
+    status: TrialStatus
+    env_steps: int = 0
+    num_steps: int
+    fraction: float = Field(description="env_steps / num_steps, 0..1")
+    episode_reward: float | None = None
+    terms: dict[str, float] = Field(default_factory=dict)
+    env_steps_per_second: float | None = None
+    eta_seconds: float | None = Field(default=None, description="time left for this trial, from its own pace")
+    reward_curve: list[RewardPoint] = Field(default_factory=list)
+    compile_seconds: float | None = None
+    train_seconds: float | None = None
+    policy_id: str | None = None
+    video_url: str | None = None
+    error: str | None = None
+    reward: dict | None = Field(default=None, description="the approach's reward spec")
+
+
+class JobView(BaseModel):
+    job_id: str
+    model_id: str
+    prompt: str
+    num_steps: int
+    use_base_policy: bool
+    base_policy: bool = Field(description="whether a base policy was used")
+    status: JobStatus
+    stage: str = Field(description="what is happening now, in words")
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    queue_position: int | None = Field(default=None, description="1 = next to start; null when not queued")
+    estimated_wait_seconds: float | None = None
+    estimated_seconds: float | None = Field(default=None, description="estimated run time once started")
+    source: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+    trials: list[TrialView] = Field(default_factory=list)
+    composite_url: str | None = None
+    error: str | None = None
+    render: RenderOptions
+    demo: bool = Field(default=False, description="a ready-made result shipped with TabRL, not trained here")
+
+
+class JobList(BaseModel):
+    jobs: list[JobView]
+
+
+class RenderVideoRequest(BaseModel):
+    model_config = _STRICT
+
+    job_id: str = Field(pattern=JOB_ID_PATTERN)
+    index: int = Field(ge=0, le=2)
+    seconds: float = Field(default=10.0, gt=0, le=60)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    fps: int = Field(default=30, ge=5, le=60)
+    width: int = Field(default=640, ge=64, le=1920)
+    height: int = Field(default=480, ge=48, le=1080)
+
+
+class RenderVideoResponse(BaseModel):
+    job_id: str
+    index: int
+    video_url: str
+    frames: int
+    seconds: float
+
+
+class ActRequest(BaseModel):
+    model_config = _STRICT
+
+    observation: list[float] | dict[str, list[float]] = Field(
+        description="the environment's observation: a flat vector, or a dict of vectors for "
+        "models with dict observations (only the policy's key is used)"
+    )
+    deterministic: bool = True
+
+
+class ActResponse(BaseModel):
+    policy_id: str
+    action: list[float]

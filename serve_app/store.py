@@ -1,0 +1,188 @@
+"""The job store: one SQLite file (WAL mode), shared by the API, the coordinator and the job tasks.
+
+A job is one row holding its `JobView` as JSON plus a revision number that
+grows with every change (the event stream sends a new event per revision).
+Finished trials also leave a `throughput` row (model, env count, env-steps/s,
+compile and render seconds): the time estimates come from these measurements,
+never from a guess. Nothing here imports Ray.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from serve_app.schemas import TERMINAL_STATUSES, JobView
+
+ACTIVE_STATUSES = ("proposing", "training", "rendering")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    status TEXT NOT NULL,
+    revision INTEGER NOT NULL DEFAULT 0,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, created_at);
+CREATE TABLE IF NOT EXISTS throughput (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id TEXT NOT NULL,
+    num_envs INTEGER NOT NULL,
+    accelerator INTEGER NOT NULL,
+    env_steps_per_second REAL NOT NULL,
+    compile_seconds REAL NOT NULL,
+    render_seconds REAL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS throughput_model ON throughput(model_id, accelerator);
+"""
+
+
+class Measurement(BaseModel):
+    model_id: str
+    num_envs: int
+    accelerator: bool
+    env_steps_per_second: float
+    compile_seconds: float
+    render_seconds: float | None = None
+    created_at: float = 0.0
+
+
+class JobStore:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA busy_timeout=30000")
+            yield db
+        finally:
+            db.close()
+
+    # --- jobs -----------------------------------------------------------------
+
+    def create(self, job: JobView) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO jobs(job_id, created_at, status, revision, doc) VALUES (?, ?, ?, 1, ?)",
+                (job.job_id, job.created_at, job.status, job.model_dump_json()),
+            )
+
+    def get(self, job_id: str) -> JobView | None:
+        with self._connect() as db:
+            row = db.execute("SELECT doc FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return JobView.model_validate_json(row[0]) if row else None
+
+    def revision(self, job_id: str) -> int | None:
+        with self._connect() as db:
+            row = db.execute("SELECT revision FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return row[0] if row else None
+
+    def list(self, limit: int = 100) -> list[JobView]:
+        with self._connect() as db:
+            rows = db.execute("SELECT doc FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
+        return [JobView.model_validate_json(row[0]) for row in rows]
+
+    def ids_with_status(self, *statuses: str) -> list[str]:
+        marks = ",".join("?" * len(statuses))
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT job_id FROM jobs WHERE status IN ({marks}) ORDER BY created_at", statuses
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def update(self, job_id: str, change: Callable[[JobView], None]) -> JobView:
+        """Read, change and write one job atomically (other writers wait)."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute("SELECT doc FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+                if row is None:
+                    raise KeyError(job_id)
+                job = JobView.model_validate_json(row[0])
+                change(job)
+                db.execute(
+                    "UPDATE jobs SET status = ?, revision = revision + 1, doc = ? WHERE job_id = ?",
+                    (job.status, job.model_dump_json(), job_id),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return job
+
+    def mark_interrupted(self, reason: str) -> list[str]:
+        """Jobs that were running when the server stopped: interrupted, with `reason`."""
+        ids = self.ids_with_status(*ACTIVE_STATUSES)
+        for job_id in ids:
+            def interrupt(job: JobView) -> None:
+                job.status, job.stage, job.error = "interrupted", "interrupted", reason
+                job.finished_at = time.time()
+                for trial in job.trials:
+                    if trial.status in ("pending", "running"):
+                        trial.status, trial.error = "failed", "interrupted"
+            self.update(job_id, interrupt)
+        return ids
+
+    def counts(self) -> dict[str, int]:
+        with self._connect() as db:
+            rows = db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
+        return dict(rows)
+
+    # --- throughput measurements ---------------------------------------------------
+
+    def record(self, measurement: Measurement) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO throughput(model_id, num_envs, accelerator, env_steps_per_second, "
+                "compile_seconds, render_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (measurement.model_id, measurement.num_envs, int(measurement.accelerator),
+                 measurement.env_steps_per_second, measurement.compile_seconds,
+                 measurement.render_seconds, measurement.created_at or time.time()),
+            )
+
+    def measurements(self, model_id: str, accelerator: bool, limit: int = 50) -> list[Measurement]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT model_id, num_envs, accelerator, env_steps_per_second, compile_seconds, "
+                "render_seconds, created_at FROM throughput WHERE model_id = ? AND accelerator = ? "
+                "ORDER BY created_at DESC LIMIT ?",
+                (model_id, int(accelerator), limit),
+            ).fetchall()
+        keys = Measurement.model_fields
+        return [Measurement.model_validate(dict(zip(keys, row))) for row in rows]
+
+
+def is_terminal(status: str) -> bool:
+    return status in TERMINAL_STATUSES
+
+
+def load_demo_jobs(demo_dir: Path) -> dict[str, tuple[JobView, Path]]:
+    """Ready-made results: `demo_dir/<job_id>/job.json` (a JobView) with its videos beside it."""
+    demos: dict[str, tuple[JobView, Path]] = {}
+    if not demo_dir.is_dir():
+        return demos
+    for folder in sorted(demo_dir.iterdir()):
+        doc = folder / "job.json"
+        if not doc.is_file():
+            continue
+        try:
+            job = JobView.model_validate(json.loads(doc.read_text()))
+        except ValueError:
+            continue  # a broken demo is skipped, never fatal
+        if job.job_id == folder.name:
+            demos[job.job_id] = (job.model_copy(update={"demo": True}), folder)
+    return demos
