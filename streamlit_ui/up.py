@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("TABRL_API_PORT", 8000)))
     parser.add_argument("--ui-port", type=int, default=int(os.environ.get("TABRL_UI_PORT", 8501)))
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)  # a `kill` stops both, like Ctrl-C
+    # Ctrl-C, or a `kill`, stops both (SIGINT explicitly too: a shell may start us with it ignored).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
 
     from tabrl.settings import data_dir
 

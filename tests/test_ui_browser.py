@@ -98,11 +98,12 @@ VIDEO_STATE = """() => Array.from(document.querySelectorAll('video')).map(v => (
 
 def player_frame(page):
     """The iframe of the synchronized player (the frame holding the <video> elements)."""
-    for frame in page.frames:
+    for element in page.locator("iframe").element_handles():
         try:
-            if frame.evaluate("document.querySelectorAll('video').length") == 3:
+            frame = element.content_frame()
+            if frame is not None and frame.evaluate("document.querySelectorAll('video').length") == 3:
                 return frame
-        except Exception:  # a frame that is navigating or gone
+        except Exception:  # an iframe that is being replaced by a rerun
             continue
     return None
 
