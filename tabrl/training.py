@@ -115,6 +115,12 @@ class TrainResult(BaseModel):
     """Programs compiled and written to the persistent cache during this run."""
     program_key: str | None = None
     """A digest of everything the training program depends on (equal keys: one compile)."""
+    trace_seconds: float = 0.0
+    """JAX tracing (Python) during this run; the persistent cache cannot save it."""
+    lower_seconds: float = 0.0
+    """Lowering jaxprs to HLO during this run (needed for the cache key too)."""
+    xla_seconds: float = 0.0
+    """XLA compiling, or loading from the persistent cache, during this run."""
 
 
 class NonFiniteRewardError(RuntimeError):
@@ -214,18 +220,30 @@ def enable_compilation_cache(cache_dir: Path) -> None:
     jax.config.update("jax_compilation_cache_dir", str(cache_dir))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)  # least recently used go first
+    try:  # JAX's size limit (least recently used go first) needs `filelock`
+        import filelock  # noqa: F401
+    except ImportError:
+        return
+    jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
 
 
 class CacheCounter:
-    """Counts JAX persistent-cache hits and writes (misses) while active."""
+    """While active: JAX persistent-cache hits and writes, and seconds spent in each
+    stage of JAX's compile pipeline (tracing to a jaxpr, lowering to HLO, XLA
+    compile or load from the persistent cache), from JAX's monitoring events."""
 
     _active: list[CacheCounter] = []
     _registered = False
+    STAGES = {
+        "/jax/core/compile/jaxpr_trace_duration": "trace",
+        "/jax/core/compile/jaxpr_to_mlir_module_duration": "lower",
+        "/jax/core/compile/backend_compile_duration": "xla",
+    }
 
     def __init__(self) -> None:
         self.hits = 0
         self.misses = 0
+        self.seconds = {"trace": 0.0, "lower": 0.0, "xla": 0.0}
 
     @classmethod
     def _on_event(cls, event: str, **_: Any) -> None:
@@ -235,11 +253,19 @@ class CacheCounter:
             elif event == "/jax/compilation_cache/cache_misses":
                 counter.misses += 1
 
+    @classmethod
+    def _on_duration(cls, event: str, duration: float, **_: Any) -> None:
+        stage = cls.STAGES.get(event)
+        if stage:
+            for counter in cls._active:
+                counter.seconds[stage] += duration
+
     def __enter__(self) -> CacheCounter:
         import jax
 
         if not CacheCounter._registered:
             jax.monitoring.register_event_listener(CacheCounter._on_event)
+            jax.monitoring.register_event_duration_secs_listener(CacheCounter._on_duration)
             CacheCounter._registered = True
         CacheCounter._active.append(self)
         return self
@@ -646,6 +672,9 @@ def train_approach(
         "cache_hits": cache.hits,
         "cache_misses": cache.misses,
         "program_key": digest,
+        "trace_seconds": round(cache.seconds["trace"], 2),
+        "lower_seconds": round(cache.seconds["lower"], 2),
+        "xla_seconds": round(cache.seconds["xla"], 2),
         "started_at": wall_started_at,
         "training_started_at": wall_started_at + (started - wall_started),
         "finished_at": time.time(),
@@ -665,6 +694,9 @@ def train_approach(
         cache_hits=cache.hits,
         cache_misses=cache.misses,
         program_key=digest,
+        trace_seconds=run["trace_seconds"],
+        lower_seconds=run["lower_seconds"],
+        xla_seconds=run["xla_seconds"],
     )
 
 
