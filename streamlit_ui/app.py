@@ -256,8 +256,11 @@ def propose(model_id: str, prompt: str, steps: int) -> None:
         st.session_state.propose_error = str(error)
         return
     st.session_state.pop("propose_error", None)
+    previous = st.session_state.get("proposal")
+    same = previous is not None and previous["model_id"] == model_id and previous["prompt"] == prompt and \
+        logic.same_approaches(previous["response"].approaches, response.approaches)
     st.session_state.proposal = {"model_id": model_id, "prompt": prompt, "response": response,
-                                 "round": st.session_state.get("proposal_round", 0) + 1}
+                                 "round": st.session_state.get("proposal_round", 0) + 1, "same_again": same}
     st.session_state.proposal_round = st.session_state.proposal["round"]
 
 
@@ -281,6 +284,9 @@ def approaches_section(model: ModelEntry | None, prompt: str, steps: int) -> lis
         st.warning("The robot or the prompt changed since these were proposed: regenerate to match, "
                    "or train them as they are.", icon="🔁")
     response = proposal["response"]
+    if proposal.get("same_again"):
+        st.info("Same three again: the offline library always reads a prompt the same way. Reword the "
+                "prompt, edit the weights, or set OPENAI_API_KEY on the server for fresh ideas.", icon="🔁")
     if response.source != "llm":
         st.caption(f"Proposed by the {response.source} library (no LLM key set)."
                    if response.source == "offline" else "Proposed from the fallback library.")

@@ -228,6 +228,14 @@ def weights_edited(approach: Approach, weights: Mapping[str, float]) -> bool:
                for term in approach.reward.terms for name in [term.name])
 
 
+def same_approaches(a: Sequence[Approach], b: Sequence[Approach]) -> bool:
+    """Whether two proposals are the same three approaches (names, descriptions and rewards)."""
+    def key(x: Approach) -> str:
+        return Approach.model_validate(x.model_dump(include={"name", "description", "reward"})).model_dump_json()
+
+    return [key(x) for x in a] == [key(x) for x in b]
+
+
 def surprise_prompt(current: str = "", rng: random.Random | None = None) -> str:
     rng = rng or random.Random()
     choices = [p for p in SURPRISE_PROMPTS + EXAMPLE_PROMPTS if p != current]

@@ -84,6 +84,12 @@ def test_weights_edit_into_a_valid_approach():
     assert ":red-badge[pole swing · -2]" in chips and ":green-badge[cart speed · +0.5]" in chips
 
 
+def test_same_proposal_is_recognised():
+    approach = Approach(name="Wild", description="swing", reward=spec())
+    assert logic.same_approaches([approach], [Approach.model_validate(approach.model_dump())])
+    assert not logic.same_approaches([approach], [logic.with_weights(approach, {"pole_swing": 2.0})])
+
+
 def test_surprise_gives_a_different_prompt():
     rng = random.Random(1)
     for _ in range(20):
