@@ -96,7 +96,7 @@ def run_job(job_id: str, settings: ServeSettings, proposer, renderer) -> str:
         batch = run_batch(
             job.model_id, [RewardSpec.model_validate(t.reward) for t in job.trials], job.num_steps, out,
             base_checkpoint=base, on_progress=_on_progress(store, job_id),
-            storage_path=settings.tune_storage, compile_cache=settings.compile_cache, seed=job.render.seed,
+            storage_path=settings.tune_storage, seed=job.render.seed,
         )
         num_envs = scaled_ppo_config(job.model_id, job.num_steps, accelerator=accelerator).num_envs
 

@@ -44,10 +44,6 @@ class ServeSettings(BaseModel):
     def jobs_dir(self) -> Path:
         return self.data_dir / "jobs"
 
-    @property
-    def compile_cache(self) -> Path:
-        return self.data_dir / "jax-cache"
-
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()

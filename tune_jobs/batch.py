@@ -37,13 +37,24 @@ class BatchResult(BaseModel):
     trials: list[TrialOutcome]
 
 
-def ensure_ray(address: str | None = None) -> None:
-    """Connect to `RAY_ADDRESS` (or `address`) when given, else start an embedded local Ray."""
+def ensure_ray(address: str | None = None, attempts: int = 3) -> None:
+    """Connect to `RAY_ADDRESS` (or `address`) when given, else start an embedded local Ray.
+
+    Ray gives a new local node a fixed time to come up; on a loaded 2-core
+    machine that can run out, so a local start is tried `attempts` times.
+    """
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS")
-    ray.init(address=address, include_dashboard=False, log_to_driver=False,
-             configure_logging=False, ignore_reinit_error=True)
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False, ignore_reinit_error=True)
+            return
+        except Exception as error:  # Ray raises plain Exception/RuntimeError for start-up timeouts
+            if address or attempt == attempts or "timed out" not in str(error).lower():
+                raise
+            ray.shutdown()
 
 
 def default_resources(n_trials: int) -> dict[str, float]:
@@ -135,6 +146,9 @@ def run_batch(
     a batch share one training program, compiled by the first trial while the
     others wait (`tabrl.training.CompileLock`).
     """
+    # Tune's automatic CSV/JSON/TensorBoard loggers would choke on the nested
+    # progress history; TabRL's record is the checkpoint's config.json.
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     ensure_ray()
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
