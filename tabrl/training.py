@@ -765,9 +765,12 @@ def load_params(checkpoint: Path):
     env = load_env(meta["model_id"])
     networks, _ = _networks_for(meta, env)
     key_policy, key_value = jax.random.split(jax.random.PRNGKey(0))
+    # observation_size is an int, or for dict observations {key: shape tuple}:
+    # the tuples are leaves here, not pytrees to map into.
     obs_shape = jax.tree_util.tree_map(
         lambda size: specs.Array((size,) if isinstance(size, int) else tuple(size)[-1:], jax.numpy.float32),
         env.observation_size,
+        is_leaf=lambda x: isinstance(x, (int, tuple)),
     )
     template = (
         running_statistics.init_state(obs_shape),
