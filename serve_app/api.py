@@ -29,7 +29,7 @@ from serve_app.deployments import ClientError
 from serve_app.estimates import estimate
 from serve_app.runner import job_dir
 from serve_app.settings import load_settings
-from serve_app.store import JobStore, is_terminal, load_demo_jobs
+from serve_app.store import ACTIVE_STATUSES, JobStore, is_terminal, load_demo_jobs
 
 log = logging.getLogger("tabrl.serve")
 SETTINGS = load_settings()
@@ -237,10 +237,9 @@ class Api:
     def with_queue(self, job: s.JobView) -> s.JobView:
         if job.status != "queued":
             return job
-        queued = self.store.ids_with_status("queued")
-        position = queued.index(job.job_id) + 1 if job.job_id in queued else None
-        ahead = queued[: (position or 1) - 1]
-        running = self.store.ids_with_status("proposing", "training", "rendering")
+        position = self.store.queue_position(job.job_id)
+        ahead = self.store.ids_with_status("queued")[: (position or 1) - 1]
+        running = self.store.ids_with_status(*ACTIVE_STATUSES)
         wait = self._wait_seconds(running, ahead)
         return job.model_copy(update={"queue_position": position, "estimated_wait_seconds": wait})
 
@@ -270,7 +269,7 @@ class Api:
         counts = self.store.counts()
         return s.Health(status="ok", version=__version__, ray_cpus=resources.get("CPU", 0),
                         ray_gpus=resources.get("GPU", 0),
-                        jobs_running=sum(counts.get(x, 0) for x in ("proposing", "training", "rendering")),
+                        jobs_running=sum(counts.get(x, 0) for x in ACTIVE_STATUSES),
                         jobs_queued=counts.get("queued", 0))
 
     @app.get("/api/playground/models", response_model=s.ModelList)

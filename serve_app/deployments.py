@@ -159,11 +159,7 @@ class TrainingCoordinator:
                                   {"Retry-After": str(self.retry_after())})
             self.store.create(JobView.model_validate(job))
         self._start_ready()
-        return {"queue_position": self.position(job["job_id"])}
-
-    def position(self, job_id: str) -> int | None:
-        queued = self.store.ids_with_status("queued")
-        return queued.index(job_id) + 1 if job_id in queued else None
+        return {"queue_position": self.store.queue_position(job["job_id"])}
 
     def retry_after(self) -> int:
         """Seconds until a slot frees up, from the running jobs' own estimates (at least 10)."""
@@ -173,10 +169,6 @@ class TrainingCoordinator:
             if job and job.estimated_seconds and job.started_at:
                 left.append(job.estimated_seconds - (time.time() - job.started_at))
         return int(max(10, min(left) if left else 60))
-
-    def state(self) -> dict:
-        return {"running": list(self.running), "queued": self.store.ids_with_status("queued"),
-                "max_running": self.settings.max_running}
 
     def _start_ready(self) -> None:
         import ray

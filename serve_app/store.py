@@ -104,6 +104,11 @@ class JobStore:
             ).fetchall()
         return [row[0] for row in rows]
 
+    def queue_position(self, job_id: str) -> int | None:
+        """1 for the next queued job to start; None when the job is not queued."""
+        queued = self.ids_with_status("queued")
+        return queued.index(job_id) + 1 if job_id in queued else None
+
     def update(self, job_id: str, change: Callable[[JobView], None]) -> JobView:
         """Read, change and write one job atomically (other writers wait)."""
         with self._connect() as db:
