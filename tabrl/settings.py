@@ -32,3 +32,10 @@ def compile_cache_dir() -> Path:
     path = Path(configured).expanduser() if configured else data_dir() / "jax-cache"
     path.mkdir(parents=True, exist_ok=True)
     return path.resolve()
+
+
+def executable_store_enabled() -> bool:
+    """Whether trials load ready-made training programs from `<compile cache>/executables`
+    (`tabrl.executables`); `TABRL_EXECUTABLE_STORE=0` turns it off (JAX's persistent
+    cache alone then serves the later trials, after tracing and lowering)."""
+    return os.environ.get("TABRL_EXECUTABLE_STORE", "1").strip().lower() not in ("0", "false", "no", "off")

@@ -4,8 +4,10 @@ The fast tests check the mechanism without compiling anything big: the lowered
 HLO of the reset and of a training rollout is byte-identical for different
 specs, the numbers put into the state after the reset give the spec's reward,
 and Brax's initial placement no longer forces a second compile. The slow test
-trains two approaches against one persistent cache and checks, from JAX's own
-cache counters, that the second compiled nothing.
+trains two approaches against one cache folder, the second in its own process
+as under Tune, and checks from the executable store's and JAX's own counters
+that the second traced and compiled nothing, and that it trained bit for bit
+as a process that compiled the program itself.
 """
 
 from __future__ import annotations
@@ -142,19 +144,54 @@ def test_compile_lock_is_exclusive_and_done_once_compiled(tmp_path):
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
+_SECOND_TRIAL = """
+import json, sys
+from tabrl.rewards import propose
+from tabrl.training import train_approach
+spec = [a.reward for a in propose("CartpoleBalance", sys.argv[1]).approaches][1]
+result = train_approach("CartpoleBalance", spec, num_steps=5000, out_dir=sys.argv[2], compile_cache=sys.argv[3])
+print("RESULT " + result.model_dump_json())
+"""
+
+
 @pytest.mark.slow
 def test_second_approach_loads_the_first_approachs_program(cartpole, tmp_path):
-    from tabrl.training import train_approach
+    """Trial 2 in its own process, as under Tune: it traces nothing big, compiles
+    nothing, and trains exactly as a process that traced and compiled by itself."""
+    import json
+    import subprocess
+    import sys
+
+    from tabrl.training import TrainResult, load_params, train_approach
 
     _, specs = cartpole
     cache = tmp_path / "jax-cache"
     first = train_approach("CartpoleBalance", specs[0], num_steps=5000, out_dir=tmp_path / "a", compile_cache=cache)
-    second = train_approach("CartpoleBalance", specs[1], num_steps=5000, out_dir=tmp_path / "b", compile_cache=cache)
+    assert first.executables_compiled >= 2  # the reset and the training epoch, into the store
+    run = subprocess.run(
+        [sys.executable, "-c", _SECOND_TRIAL, PROMPT, str(tmp_path / "b"), str(cache)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    line = next(l for l in run.stdout.splitlines() if l.startswith("RESULT "))
+    second = TrainResult.model_validate(json.loads(line.removeprefix("RESULT ")))
     assert first.program_key == second.program_key
-    assert first.cache_misses >= 2  # the reset and the training epoch were compiled and written
-    assert second.cache_misses == 0 and second.cache_hits >= first.cache_misses
+    assert second.executables_loaded == first.executables_compiled and second.executables_compiled == 0
+    assert second.cache_misses == 0  # and every small program came from JAX's persistent cache
+    assert second.trace_seconds < first.trace_seconds / 5
     for result, spec in ((first, specs[0]), (second, specs[1])):
         assert result.env_steps >= 5000
         reported = [p for p in result.history if p.episode_reward is not None]
         assert reported and math.isfinite(reported[-1].episode_reward)
         assert set(reported[-1].terms) == {t.name for t in spec.terms}
+
+    # The control: the same approach traced and compiled afresh, without any cache.
+    fresh = train_approach("CartpoleBalance", specs[1], num_steps=5000, out_dir=tmp_path / "c")
+    assert fresh.executables_loaded == 0
+    import jax
+
+    loaded_leaves = jax.tree_util.tree_leaves(load_params(second.checkpoint))
+    fresh_leaves = jax.tree_util.tree_leaves(load_params(fresh.checkpoint))
+    assert len(loaded_leaves) == len(fresh_leaves)
+    assert all(np.array_equal(a, b) for a, b in zip(loaded_leaves, fresh_leaves))
+    assert [p.episode_reward for p in second.history] == [p.episode_reward for p in fresh.history]

@@ -1,0 +1,90 @@
+"""The executable store (tabrl/executables.py): a trial whose training program
+was compiled by another process loads it without tracing.
+
+Fast tests use a toy `jax.pmap` in this process; the CartpoleBalance test in
+tests/test_compile_reuse.py checks the real training program across processes
+and that a loaded program trains exactly as a freshly traced one.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from tabrl.executables import _signature, env_fingerprint, program_fingerprint, prune, stored_pmaps
+
+
+def _double(x):
+    return x * 2.0
+
+
+def _run(store, fingerprint="fp", value=1.0):
+    with stored_pmaps(store, fingerprint) as counter:
+        result = jax.pmap(_double, axis_name="i")(jnp.full((1, 3), value))
+    return counter, np.asarray(result)
+
+
+def test_first_call_compiles_and_stores_then_a_new_context_loads(tmp_path):
+    first, out = _run(tmp_path)
+    assert (first.compiled, first.loaded) == (1, 0)
+    assert np.array_equal(out, np.full((1, 3), 2.0))
+    assert len(list(tmp_path.glob("*.pjrt"))) == 1
+    second, out = _run(tmp_path, value=4.0)
+    assert (second.compiled, second.loaded) == (0, 1)
+    assert np.array_equal(out, np.full((1, 3), 8.0))  # the loaded program computes, not replays
+    assert jax.pmap.__module__.startswith("jax")  # the real pmap is back after the context
+
+
+def test_a_different_fingerprint_or_shape_is_a_different_program(tmp_path):
+    _run(tmp_path)
+    other, _ = _run(tmp_path, fingerprint="another model")
+    assert other.compiled == 1
+    with stored_pmaps(tmp_path, "fp") as counter:
+        jax.pmap(_double, axis_name="i")(jnp.ones((1, 5)))
+    assert counter.compiled == 1
+    assert len(list(tmp_path.glob("*.pjrt"))) == 3
+
+
+def test_a_damaged_file_is_compiled_again_and_replaced(tmp_path):
+    _run(tmp_path)
+    (stored,) = tmp_path.glob("*.pjrt")
+    stored.write_bytes(b"not an executable")
+    counter, out = _run(tmp_path, value=3.0)
+    assert (counter.compiled, counter.loaded) == (1, 0)
+    assert np.array_equal(out, np.full((1, 3), 6.0))
+    assert _run(tmp_path)[0].loaded == 1
+
+
+def test_prune_keeps_the_most_recently_used(tmp_path):
+    import os
+
+    for i, age in enumerate((300, 200, 100)):
+        path = tmp_path / f"{i}.pjrt"
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (1e9 - age, 1e9 - age))
+    prune(tmp_path, max_bytes=2500)
+    assert sorted(p.name for p in tmp_path.glob("*.pjrt")) == ["1.pjrt", "2.pjrt"]
+
+
+def test_fingerprints_follow_the_model_not_the_process():
+    from tabrl.playground import load_env
+
+    balance, again, swingup = load_env("CartpoleBalance"), load_env("CartpoleBalance"), load_env("CartpoleSwingup")
+    assert env_fingerprint(balance) == env_fingerprint(again)
+    assert env_fingerprint(balance) != env_fingerprint(swingup)  # same code, other model and config
+    assert program_fingerprint("digest", balance) != program_fingerprint("other digest", balance)
+    # Tree structures print object addresses (MJX's static arrays); the key must not.
+    states = [jax.eval_shape(jax.vmap(env.reset), jax.random.split(jax.random.PRNGKey(0), 2))
+              for env in (balance, again)]
+    assert " at 0x" in str(jax.tree_util.tree_structure(states[0]))
+    assert _signature((states[0],)) == _signature((states[1],))
+
+
+@pytest.mark.parametrize("options", [{"axis_name": "i", "donate_argnums": (0,)}])
+def test_options_are_part_of_the_key(tmp_path, options):
+    _run(tmp_path)
+    with stored_pmaps(tmp_path, "fp") as counter:
+        jax.pmap(_double, **options)(jnp.ones((1, 3)))
+    assert counter.compiled == 1
