@@ -72,12 +72,14 @@ def _cmd_propose(args: argparse.Namespace) -> None:
     from tabrl.rewards.families import check_model
     from tabrl.rewards.prompt import clean_prompt
     from tabrl.rewards.samples import samples_cached
+    from tabrl.rewards.variants import check_variant
 
     clean_prompt(args.prompt)  # a bad prompt fails before any slow work
+    check_variant(args.variant)
     check_model(args.model)
     if not samples_cached(args.model):
         print(f"note: sampling {args.model} states for validation (first run only)...", file=sys.stderr)
-    proposal = propose(args.model, args.prompt)
+    proposal = propose(args.model, args.prompt, args.variant)
     if args.json:
         _print_json(proposal.model_dump(mode="json"))
     else:
@@ -90,6 +92,8 @@ def _add_propose(sub) -> None:
     p = sub.add_parser("propose", help="propose three reward approaches for a prompt")
     p.add_argument("--model", required=True, help="a Playground model id (`tabrl models`)")
     p.add_argument("--prompt", required=True, help='what the robot should do, e.g. "Keep shaking your hips!"')
+    p.add_argument("--variant", type=int, default=0, metavar="N",
+                   help="0: the usual three; 1..999: three other approaches (what Regenerate asks for)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_propose)
 
@@ -296,11 +300,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from tabrl.playground import AssetsMissingError, UnknownModelError
     from tabrl.rewards.prompt import PromptError
+    from tabrl.rewards.variants import VariantError
     from tabrl.training import StepsError
 
     try:
         args.func(args)
-    except (UserError, UnknownModelError, AssetsMissingError, StepsError, PromptError) as error:
+    except (UserError, UnknownModelError, AssetsMissingError, StepsError, PromptError, VariantError) as error:
         print(f"tabrl {args.command}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

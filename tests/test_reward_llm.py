@@ -268,3 +268,15 @@ def test_cli_with_a_hostile_server_prints_safe_fallback_json(llm, tmp_path):
     payload = json.loads(result.stdout)
     assert payload["source"] == "fallback" and len(payload["approaches"]) == 3
     assert not marker.exists()
+
+
+def test_regenerate_asks_the_llm_for_different_approaches(llm):
+    propose(GO1, "Keep shaking your hips aloha dude!")
+    proposal = propose(GO1, "Keep shaking your hips aloha dude!", variant=3)
+    assert proposal.source == "llm"
+    usual, again = llm.requests
+    assert "seed" not in usual and usual["temperature"] == 0.7
+    assert again["seed"] == 3 and again["temperature"] == 1.0  # another sample, not the cached one
+    text = " ".join(m["content"] for m in again["messages"])
+    assert "regenerate" in text and "different from the usual ones" in text
+    assert "different from the usual ones" not in " ".join(m["content"] for m in usual["messages"])

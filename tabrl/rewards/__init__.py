@@ -7,9 +7,10 @@ Modules: `spec` (the pydantic models), `features` (what a reward can see, per
 robot family), `compile` (spec -> JAX function), `wrapper` (a Playground
 environment with the spec's reward), `sandbox` (free-form formulas, checked),
 `library` (the offline behaviours and the fallbacks), `proposers` (offline,
-LLM, fallback), `validate`, `prompt`, `samples` (sample states for
-validation), `families` (which feature set a model uses), `cache` (files
-derived from Playground once, some bundled), `summary` (terminal text).
+LLM, fallback), `variants` (Regenerate: other approaches for the same
+prompt), `validate`, `prompt`, `samples` (sample states for validation),
+`families` (which feature set a model uses), `cache` (files derived from
+Playground once, some bundled), `summary` (terminal text).
 
 Names are imported lazily so that `import tabrl.rewards` stays cheap.
 """
@@ -23,6 +24,8 @@ _EXPORTS = {
     "propose_offline": "tabrl.rewards.proposers",
     "propose_llm": "tabrl.rewards.proposers",
     "PromptError": "tabrl.rewards.prompt",
+    "VariantError": "tabrl.rewards.variants",
+    "MAX_VARIANT": "tabrl.rewards.variants",
     "clean_prompt": "tabrl.rewards.prompt",
     "RewardSpec": "tabrl.rewards.spec",
     "Term": "tabrl.rewards.spec",

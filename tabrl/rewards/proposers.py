@@ -1,10 +1,13 @@
 """Proposers: a prompt and a model become three validated reward approaches.
 
 * offline (the default): the behaviour library matched by keywords; deterministic.
+  `variant` N > 0 (Regenerate) gives three other approaches for the same prompt,
+  still deterministic (`tabrl.rewards.variants`).
 * LLM: any OpenAI-compatible server through the `openai` client, when
   `OPENAI_API_KEY` is set (`OPENAI_BASE_URL`, `TABRL_LLM_MODEL` and
   `TABRL_LLM_TIMEOUT_S` honoured). Structured output where the server supports
-  it, plain JSON otherwise; one retry; a total time limit.
+  it, plain JSON otherwise; one retry; a total time limit. A `variant` > 0 asks
+  for three approaches unlike the usual ones, sampled hotter with that seed.
 * fallback: the canned per-family library, replacing whatever the LLM got
   wrong; the warnings say which approach was replaced and why.
 
@@ -48,6 +51,7 @@ from tabrl.rewards.spec import (
     spec_fingerprint,
 )
 from tabrl.rewards.validate import describe_validation_error, spec_problems
+from tabrl.rewards.variants import check_variant, variant_approaches
 
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
 DEFAULT_LLM_TIMEOUT_S = 30.0
@@ -87,8 +91,13 @@ def _fill(chosen: list[Approach], candidates, model_id: str, limit: int = 3) -> 
 # --- offline -------------------------------------------------------------------------
 
 
-def propose_offline(model_id: str, prompt: str) -> Proposal:
-    """Three approaches from the behaviour library; the same input gives the same output."""
+def propose_offline(model_id: str, prompt: str, variant: int = 0) -> Proposal:
+    """Three approaches from the behaviour library; the same input gives the same output.
+
+    `variant` 0 is the library's own reading; 1..MAX_VARIANT each give three other
+    approaches for the prompt (see `tabrl.rewards.variants`).
+    """
+    check_variant(variant)
     prompt = clean_prompt(prompt)
     check_model(model_id)
     behaviours, default, fallback = _library(model_id)
@@ -101,6 +110,14 @@ def propose_offline(model_id: str, prompt: str) -> Proposal:
         )
     candidates = candidates_for(matched) + list(default) + list(fallback)
     chosen = _fill([], candidates, model_id)
+    if variant:
+        relevant = candidates_for(matched) or list(default)
+        again = variant_approaches(
+            chosen, relevant, model_id=model_id, prompt=prompt, variant=variant,
+            family=feature_family(model_id), catalog=feature_catalog(model_id),
+            is_valid=lambda a: not spec_problems(a.reward, model_id),
+        )
+        chosen = _fill(again, candidates, model_id)  # only if a variant ran short
     return Proposal(model=model_id, prompt=prompt, source="offline", approaches=chosen, warnings=warnings)
 
 
@@ -136,14 +153,19 @@ def _feature_lines(catalog: list[FeatureInfo]) -> str:
     return "\n".join(lines)
 
 
-def llm_messages(model_id: str, prompt: str, catalog: list[FeatureInfo]) -> list[dict[str, str]]:
+def llm_messages(model_id: str, prompt: str, catalog: list[FeatureInfo], variant: int = 0) -> list[dict[str, str]]:
     family = feature_family(model_id)
+    again = (
+        f"\nThe person asked to regenerate (round {variant}): they have seen the obvious readings. Propose "
+        "three approaches clearly different from the usual ones: other body parts, rhythms, poses or "
+        "motions, with new names.\n" if variant else ""
+    )
     system = f"""You design reward functions for reinforcement learning in MuJoCo Playground.
 A person picked the robot model {model_id} and typed a prompt saying what it should do.
 Propose exactly three different interpretations of the prompt as reward specs:
 1. literal: what the words say; 2. playful: a fun, exaggerated reading; 3. stable: a gentler
 version that keeps the robot safely on its feet.
-
+{again}
 A reward spec is data, not code: {{"clock_hz": <phase clock Hz>, "terms": [<2 to 6 terms>]}}.
 Each term: {{"name": snake_case, "kind": one of the kinds below, "feature": a feature name,
 "weight", "target", "tolerance", "frequency", "amplitude", "phase"}}.
@@ -228,12 +250,12 @@ def _describe_failure(error: BaseException) -> str:
     return f"{type(error).__name__}"
 
 
-def ask_llm(messages: list[dict[str, str]], settings: dict[str, Any]) -> list[Any]:
+def ask_llm(messages: list[dict[str, str]], settings: dict[str, Any], variant: int = 0) -> list[Any]:
     """Raw approaches from the LLM: at most two attempts within the time limit.
 
     The first attempt asks for structured output (a JSON schema); if the server
     rejects that request (HTTP 400/422), the retry asks for plain JSON with no
-    other options.
+    other options. A `variant` > 0 samples hotter (temperature 1.0) with `seed=variant`.
     """
     import openai
 
@@ -250,6 +272,8 @@ def ask_llm(messages: list[dict[str, str]], settings: dict[str, Any]) -> list[An
             break
         # After a rejected request, retry with the plainest one: no schema, no sampling knobs.
         extra = {"response_format": {"type": "json_schema", "json_schema": schema}, "temperature": 0.7} if structured else {}
+        if structured and variant:
+            extra.update(temperature=1.0, seed=variant)
 
         def call(remaining=remaining, extra=extra):
             response = client.chat.completions.create(
@@ -299,9 +323,10 @@ def _approach_from_llm(item: Any, model_id: str) -> tuple[Approach | None, str]:
     return candidate.model_copy(update={"reward": spec}), ""
 
 
-def propose_llm(model_id: str, prompt: str) -> Proposal:
+def propose_llm(model_id: str, prompt: str, variant: int = 0) -> Proposal:
     """Three approaches from the LLM, with fallbacks for whatever fails; never raises
-    for LLM failures."""
+    for LLM failures. `variant` > 0 asks for approaches unlike the usual ones."""
+    check_variant(variant)
     prompt = clean_prompt(prompt)
     check_model(model_id)
     settings = llm_settings()
@@ -309,7 +334,7 @@ def propose_llm(model_id: str, prompt: str) -> Proposal:
     chosen: list[Approach] = []
     warnings: list[str] = []
     try:
-        items = ask_llm(llm_messages(model_id, prompt, feature_catalog(model_id)), settings)
+        items = ask_llm(llm_messages(model_id, prompt, feature_catalog(model_id), variant), settings, variant)
     except Exception as error:  # noqa: BLE001 - LLMError, or anything unexpected
         reason = str(error) if isinstance(error, LLMError) else type(error).__name__
         warnings.append(
@@ -341,13 +366,16 @@ def propose_llm(model_id: str, prompt: str) -> Proposal:
 # --- the entry point -----------------------------------------------------------------------
 
 
-def propose(model_id: str, prompt: str) -> Proposal:
+def propose(model_id: str, prompt: str, variant: int = 0) -> Proposal:
     """Three validated reward approaches for `prompt` on `model_id`.
 
-    Uses the LLM when `OPENAI_API_KEY` is set, else the offline library. Raises
-    `PromptError` for an empty or too long prompt and `UnknownModelError` for a
+    Uses the LLM when `OPENAI_API_KEY` is set, else the offline library. `variant`
+    (0..MAX_VARIANT) is Regenerate: 0 is the usual answer, every other number asks
+    for three different approaches. Raises `PromptError` for an empty or too long
+    prompt, `VariantError` for a variant out of range and `UnknownModelError` for a
     model Playground does not have; LLM failures end in the fallback library.
     """
+    check_variant(variant)
     if os.environ.get("OPENAI_API_KEY"):
-        return propose_llm(model_id, prompt)
-    return propose_offline(model_id, prompt)
+        return propose_llm(model_id, prompt, variant)
+    return propose_offline(model_id, prompt, variant)
