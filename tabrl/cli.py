@@ -241,7 +241,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> None:
         reward = "-" if progress.episode_reward is None else f"{progress.episode_reward:.4g}"
         print(f"  {progress.env_steps:>12,} steps  reward {reward}  {progress.elapsed_seconds:.0f} s", file=sys.stderr)
 
-    record = pretrain(args.model, out, steps, seed=args.seed, progress=on_progress)
+    record = pretrain(args.model, out, steps, seed=args.seed, progress=on_progress, recipe=args.recipe)
     if args.json:
         _print_json(record)
     else:
@@ -256,6 +256,9 @@ def _add_pretrain(sub) -> None:
     p.add_argument("--out", help="checkpoint folder (default: tabrl/base_policies/MODEL, what the catalog uses)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="replace a checkpoint already in --out")
+    p.add_argument("--recipe", action=argparse.BooleanOptionalAction, default=None,
+                   help="Playground's PPO config as it is (default on a GPU) or TabRL's budget-scaled one "
+                        "(--no-recipe, default on a CPU)")
     p.add_argument("--json", action="store_true", help="print the training record as JSON")
     p.set_defaults(func=_cmd_pretrain)
 

@@ -12,9 +12,14 @@ the run: steps, seconds, final reward, date, device. Committed under
 badge and `tabrl train` / the API's `use_base_policy` fine-tune from it.
 
 The default budget is the recipe's own (`num_timesteps` of Playground's PPO
-config: 200M steps for Go1). On a GPU `train_approach` keeps the recipe's
-`num_envs` (`scaled_ppo_config(..., accelerator=True)`); on a CPU it is capped
-at 256, which is fine for smoke runs and far too slow for a real base policy.
+config: 200M steps for Go1). Decision (session 3): on a GPU a base policy trains
+with Playground's recipe as it is (`recipe_ppo_config`: for Go1 8192 envs, 32
+minibatches of 256, 4 updates, unroll 20, 10 resets per evaluation), the config
+Playground's own Go1 walking results come from. TabRL's `scaled_ppo_config`
+keeps 4 minibatches, which would give about 16x fewer gradient steps per env
+step than the recipe and make the 200M-step budget mean something else. On a CPU
+the recipe's ~1M env steps per PPO iteration cannot run, so the default there
+is the scaled config (smoke runs only); `recipe=` overrides either way.
 """
 
 from __future__ import annotations
@@ -42,15 +47,23 @@ def device_description() -> str:
 
 
 def pretrain(model_id: str, out_dir: Path, num_steps: int | None = None, *, seed: int = 0,
-             progress=None, compile_cache: Path | None = None) -> dict:
-    """Train `model_id` on its own reward into `out_dir`; returns the training record."""
-    from tabrl.training import train_approach
+             progress=None, compile_cache: Path | None = None, recipe: bool | None = None) -> dict:
+    """Train `model_id` on its own reward into `out_dir`; returns the training record.
+
+    `recipe`: train with Playground's PPO config as it is (default: on a GPU) rather
+    than TabRL's budget-scaled one (default: on a CPU)."""
+    import jax
+
+    from tabrl.training import recipe_ppo_config, train_approach
 
     out_dir = Path(out_dir)
     steps = num_steps if num_steps is not None else recipe_steps(model_id)
+    if recipe is None:
+        recipe = jax.default_backend() != "cpu"
+    config = recipe_ppo_config(model_id, steps) if recipe else None
     started = time.monotonic()
     result = train_approach(model_id, None, num_steps=steps, out_dir=out_dir, progress=progress,
-                            seed=seed, compile_cache=compile_cache)
+                            seed=seed, compile_cache=compile_cache, config=config)
     meta = json.loads((out_dir / "config.json").read_text())
     record = {
         "model_id": model_id,
@@ -64,6 +77,7 @@ def pretrain(model_id: str, out_dir: Path, num_steps: int | None = None, *, seed
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "device": device_description(),
         "seed": seed,
+        "config": "Playground's recipe" if recipe else "TabRL's budget-scaled config",
         "ppo": meta["ppo"],
         "size_bytes": (out_dir / "params.msgpack").stat().st_size,
     }

@@ -77,6 +77,7 @@ class PPOConfig(BaseModel):
     normalize_observations: bool = True
     max_grad_norm: float | None = None
     action_repeat: int = 1
+    num_resets_per_eval: int = 0
     network: NetworkConfig
 
     @property
@@ -162,13 +163,33 @@ def playground_recipe(model_id: str) -> dict[str, Any]:
     return recipe
 
 
+def _network_config(recipe: dict[str, Any]) -> NetworkConfig:
+    net = recipe.get("network_factory", {}) or {}
+    return NetworkConfig(
+        policy_hidden_layer_sizes=list(net.get("policy_hidden_layer_sizes", (32, 32, 32, 32))),
+        value_hidden_layer_sizes=list(net.get("value_hidden_layer_sizes", (256,) * 5)),
+        policy_obs_key=net.get("policy_obs_key", "state"),
+        value_obs_key=net.get("value_obs_key", "state"),
+    )
+
+
+def recipe_ppo_config(model_id: str, num_steps: int | None = None) -> PPOConfig:
+    """Playground's recipe as it is (for base policies on a GPU): its env count,
+    minibatches, updates, unroll, evaluations and resets; `num_steps` replaces
+    its `num_timesteps` when given. `scaled_ppo_config` is for small budgets."""
+    recipe = playground_recipe(model_id)
+    fields = set(PPOConfig.model_fields) - {"network", "num_timesteps"}
+    return PPOConfig(
+        num_timesteps=check_num_steps(num_steps if num_steps is not None else int(recipe["num_timesteps"])),
+        network=_network_config(recipe),
+        **{k: recipe[k] for k in fields if recipe.get(k) is not None},
+    )
+
+
 def scaled_ppo_config(model_id: str, num_steps: int, accelerator: bool = False) -> PPOConfig:
     """Playground's recipe scaled to `num_steps` (see the module docstring)."""
     check_num_steps(num_steps)
     recipe = playground_recipe(model_id)
-    net = recipe.get("network_factory", {}) or {}
-    policy_sizes = list(net.get("policy_hidden_layer_sizes", (32, 32, 32, 32)))
-    value_sizes = list(net.get("value_hidden_layer_sizes", (256,) * 5))
     unroll = min(int(recipe["unroll_length"]), 20)
     minibatches = 4
     # The largest power-of-two env count (up to the recipe's, and 256 on a CPU)
@@ -205,12 +226,7 @@ def scaled_ppo_config(model_id: str, num_steps: int, accelerator: bool = False) 
         normalize_observations=bool(recipe.get("normalize_observations", True)),
         max_grad_norm=recipe.get("max_grad_norm"),
         action_repeat=int(recipe.get("action_repeat", 1)),
-        network=NetworkConfig(
-            policy_hidden_layer_sizes=policy_sizes,
-            value_hidden_layer_sizes=value_sizes,
-            policy_obs_key=net.get("policy_obs_key", "state"),
-            value_obs_key=net.get("value_obs_key", "state"),
-        ),
+        network=_network_config(recipe),
     )
 
 
@@ -574,12 +590,15 @@ def train_approach(
     seed: int = 0,
     accelerator: bool | None = None,
     compile_cache: Path | None = None,
+    config: PPOConfig | None = None,
 ) -> TrainResult:
     """Train one approach with Brax PPO and write its checkpoint to `out_dir`.
 
     `spec` is a `tabrl.rewards.spec.RewardSpec`; None trains on the
     environment's own reward. `compile_cache` turns on JAX's persistent cache
-    in that folder and the `CompileLock` for processes sharing it. Raises
+    in that folder and the `CompileLock` for processes sharing it. `config`
+    replaces `scaled_ppo_config(model_id, num_steps)` (`num_steps` is then only
+    the progress bar's total). Raises
     `NonFiniteRewardError` as soon as a reported reward is NaN or infinite.
     """
     import jax
@@ -591,7 +610,8 @@ def train_approach(
     wall_started, wall_started_at = time.monotonic(), time.time()
     if accelerator is None:
         accelerator = jax.default_backend() != "cpu"
-    config = scaled_ppo_config(model_id, num_steps, accelerator=accelerator)
+    if config is None:
+        config = scaled_ppo_config(model_id, num_steps, accelerator=accelerator)
     env = base_env = load_env(model_id)
     metric_names: dict[str, str] = {}  # on-device name (without "reward/") -> term name
     reward_key: Any = "environment reward"
