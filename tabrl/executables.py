@@ -11,8 +11,8 @@ Here the key is computed from what the program is built from instead of from
 the program: the training program's digest (model, PPO config, reward
 program, JAX/Brax versions, backend), a fingerprint of the environment (the
 compiled MuJoCo model's bytes and the environment's config), of TabRL's own
-source, of the library versions that shape the program, of `XLA_FLAGS` and of
-the devices, plus the function's name and its arguments' shapes and dtypes.
+source, of the library versions that shape the program, of `XLA_FLAGS`, of
+the devices and of the host CPU, plus the function's name and its arguments' shapes and dtypes.
 `stored_pmaps` replaces `jax.pmap` while Brax's `ppo.train` runs: the first
 call of each pmapped function with a new key traces, lowers and compiles it
 once and writes the serialized executable
@@ -94,6 +94,21 @@ def env_fingerprint(env: Any) -> str:
     return digest.hexdigest()
 
 
+@functools.cache
+def host_fingerprint() -> str:
+    """The CPU's model and instruction-set flags: XLA compiles CPU code for the
+    machine it runs on, and a store on shared storage (a cluster's EFS) must not
+    hand an AVX-512 program to a machine without it."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        import platform
+
+        return platform.processor() or platform.machine()
+    wanted = [l for l in lines if l.startswith(("model name", "flags"))][:2]
+    return hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:16]
+
+
 def program_fingerprint(program_digest: str, env: Any) -> str:
     """Everything a training program depends on, beyond its arguments' shapes."""
     import jax
@@ -105,6 +120,7 @@ def program_fingerprint(program_digest: str, env: Any) -> str:
         code_fingerprint(),
         os.environ.get("XLA_FLAGS", ""),
         [(d.platform, d.device_kind) for d in jax.local_devices()],
+        host_fingerprint(),
     ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
 
