@@ -15,6 +15,7 @@ from pathlib import Path
 from serve_app.schemas import JobView, TrialView
 from serve_app.settings import ServeSettings
 from serve_app.store import JobStore, Measurement
+from tabrl.errors import error_line
 
 log = logging.getLogger("tabrl.serve")
 CURVE_POINTS = 200
@@ -144,7 +145,7 @@ def run_job(job_id: str, settings: ServeSettings, proposer, renderer) -> str:
         return store.update(job_id, finished).status
     except Exception as error:  # the job fails, the server goes on
         log.exception("job %s failed", job_id)
-        message = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        message = error_line(error)
 
         def failed(view: JobView) -> None:
             view.status, view.stage, view.error = "failed", "failed", message

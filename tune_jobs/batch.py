@@ -19,6 +19,7 @@ from pydantic import BaseModel
 import ray
 from ray import tune
 
+from tabrl.errors import error_line
 from tabrl.settings import compile_cache_dir
 from tabrl.training import Progress, TrainResult
 
@@ -141,10 +142,11 @@ def run_batch(
 
     `storage_path` is where Tune keeps its results: a folder (default:
     `out_dir/tune`) or `s3://...` / `gs://...` on a cluster. `compile_cache` is
-    JAX's persistent compilation cache, shared by the trials and by later
-    batches (default: `tabrl.settings.compile_cache_dir()`): the approaches of
-    a batch share one training program, compiled by the first trial while the
-    others wait (`tabrl.training.CompileLock`).
+    the folder of JAX's persistent compilation cache and TabRL's executable
+    store, shared by the trials and by later batches (default:
+    `tabrl.settings.compile_cache_dir()`): the approaches of a batch share one
+    training program, compiled by the first trial while the others wait
+    (`tabrl.training.CompileLock`) and then load it ready-made.
     """
     # Tune's automatic CSV/JSON/TensorBoard loggers would choke on the nested
     # progress history; TabRL's record is the checkpoint's config.json.
@@ -184,16 +186,6 @@ def run_batch(
             outcomes.append(TrialOutcome(index=index, status="succeeded",
                                          result=TrainResult.model_validate(trial_result.metrics["result"])))
         else:
-            outcomes.append(TrialOutcome(index=index, status="failed", error=_error_line(trial_result.error)))
+            error = error_line(trial_result.error, "the trial ended without a result")
+            outcomes.append(TrialOutcome(index=index, status="failed", error=error))
     return BatchResult(storage=storage, trials=sorted(outcomes, key=lambda o: o.index))
-
-
-def _error_line(error: BaseException | None) -> str:
-    if error is None:
-        return "the trial ended without a result"
-    cause = error
-    while getattr(cause, "cause", None) is not None:
-        cause = cause.cause
-    text = str(cause).strip().splitlines()
-    # Ray wraps the trial's exception; its last line is the original message.
-    return next((line for line in reversed(text) if line.strip()), type(cause).__name__)
