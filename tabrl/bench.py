@@ -385,6 +385,7 @@ def run_bench(out: Path, model: str = DEFAULT_MODEL, steps: int = DEFAULT_STEPS,
     record["ppo"] = ppo_config
     impl = default_impl()
     partial = Path(out).with_suffix(".partial.json")
+    partial.parent.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:  # what was measured so far survives a failure later on
         partial.write_text(json.dumps(record, indent=1))
