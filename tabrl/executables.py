@@ -30,6 +30,7 @@ user or model text.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import functools
 import hashlib
@@ -126,7 +127,7 @@ def program_fingerprint(program_digest: str, env: Any) -> str:
 
 
 class StoreCounter:
-    """What `stored_pmaps` did during one run: programs loaded, compiled, and their seconds."""
+    """What the store did during one run: programs loaded, compiled, and their seconds."""
 
     def __init__(self) -> None:
         self.loaded = 0
@@ -156,16 +157,101 @@ def _signature(args: tuple) -> str:
     return _without_addresses(repr((str(tree), shapes)))
 
 
-class _StoredPmap:
-    """Stands in for `jax.pmap(fun, **options)`: same calls, executables from the store."""
+def _deserialize(path: Path):
+    from jax.experimental import serialize_executable
 
-    def __init__(self, original, fun, options: dict, store: Path, fingerprint: str, counter: StoreCounter):
-        self._pmapped = original(fun, **options)
+    payload, in_tree, out_tree = pickle.loads(path.read_bytes())
+    return serialize_executable.deserialize_and_load(payload, in_tree, out_tree)
+
+
+class _Store:
+    """One training run's view of the store folder: its fingerprint, its counter,
+    and the programs a background thread is loading ahead of their first call.
+
+    Why ahead: loading an executable (about 0.7 s for CartpoleBalance's training
+    epoch on 2 cores) releases the GIL, so it overlaps Brax's set-up in Python;
+    the keys to load come from the fingerprint's index, written by the process
+    that compiled them."""
+
+    def __init__(self, folder: Path, fingerprint: str):
+        self.folder = Path(folder)
+        self.fingerprint = fingerprint
+        self.counter = StoreCounter()
+        self.index = self.folder / f"{fingerprint}.index"
+        self._ahead: dict[str, concurrent.futures.Future] = {}
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def key(self, *parts: str) -> str:
+        return hashlib.sha256("\n".join([self.fingerprint, *parts]).encode()).hexdigest()[:32]
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}.pjrt"
+
+    def load_ahead(self) -> None:
+        try:
+            keys = dict.fromkeys(self.index.read_text().split())
+        except OSError:
+            return
+        keys = [k for k in keys if self.path(k).exists()]
+        if not keys:
+            return
+        _prepare_custom_calls()
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tabrl-load-ahead")
+        self._ahead = {k: self._pool.submit(_deserialize, self.path(k)) for k in keys}
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def load(self, key: str):
+        """The executable stored under `key`, or None (absent or unreadable: a damaged file is removed)."""
+        path = self.path(key)
+        started = time.monotonic()
+        ahead = self._ahead.pop(key, None)
+        try:
+            if ahead is not None:
+                compiled = ahead.result()
+            elif path.exists():
+                _prepare_custom_calls()
+                compiled = _deserialize(path)
+            else:
+                return None
+        except Exception:  # a truncated or foreign file: compile afresh and overwrite it
+            path.unlink(missing_ok=True)
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # least recently used goes first when the store is full
+        self.counter.loaded += 1
+        self.counter.load_seconds += time.monotonic() - started
+        return compiled
+
+    def save(self, key: str, compiled, seconds: float) -> None:
+        from jax.experimental import serialize_executable
+
+        self.counter.compiled += 1
+        self.counter.compile_seconds += seconds
+        try:
+            blob = pickle.dumps(serialize_executable.serialize(compiled))
+        except Exception:  # an executable this backend cannot serialize: use it, store nothing
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = self.path(key).with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(blob)
+        partial.replace(self.path(key))
+        with open(self.index, "a") as index:  # one short line per append: no torn lines
+            index.write(key + "\n")
+        prune(self.folder)
+
+
+class _Stored:
+    """Stands in for `transform(fun, **options)` (`jax.pmap` or `jax.jit`): the same
+    calls, with executables from the store."""
+
+    def __init__(self, transform, fun, options: dict, store: _Store):
+        self._transformed = transform(fun, **options)
         self._name = _without_addresses(f"{getattr(fun, '__module__', '')}.{getattr(fun, '__qualname__', repr(fun))}")
-        self._options = repr(sorted(options.items()))
+        self._options = repr((getattr(transform, "__name__", ""), sorted(options.items())))
         self._store = store
-        self._fingerprint = fingerprint
-        self._counter = counter
         self._compiled: dict[str, Any] = {}
 
     def __call__(self, *args):
@@ -176,42 +262,16 @@ class _StoredPmap:
         return compiled(*args)
 
     def _load_or_compile(self, args: tuple, signature: str):
-        from jax.experimental import serialize_executable
-
-        key = hashlib.sha256(
-            "\n".join([self._fingerprint, self._name, self._options, signature]).encode()
-        ).hexdigest()[:32]
-        path = self._store / f"{key}.pjrt"
-        started = time.monotonic()
-        if path.exists():
-            _prepare_custom_calls()
-            try:
-                payload, in_tree, out_tree = pickle.loads(path.read_bytes())
-                compiled = serialize_executable.deserialize_and_load(payload, in_tree, out_tree)
-            except Exception:  # a truncated or foreign file: compile afresh and overwrite it
-                path.unlink(missing_ok=True)
-            else:
-                os.utime(path)  # least recently used goes first when the store is full
-                self._counter.loaded += 1
-                self._counter.load_seconds += time.monotonic() - started
-                return compiled
-        compiled = self._pmapped.lower(*args).compile()
-        try:
-            blob = pickle.dumps(serialize_executable.serialize(compiled))
-        except Exception:  # an executable this backend cannot serialize: use it, store nothing
-            blob = None
-        if blob is not None:
-            self._store.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_bytes(blob)
-            partial.replace(path)
-            prune(self._store)
-        self._counter.compiled += 1
-        self._counter.compile_seconds += time.monotonic() - started
+        key = self._store.key(self._name, self._options, signature)
+        compiled = self._store.load(key)
+        if compiled is None:
+            started = time.monotonic()
+            compiled = self._transformed.lower(*args).compile()
+            self._store.save(key, compiled, time.monotonic() - started)
         return compiled
 
     def lower(self, *args, **kwargs):
-        return self._pmapped.lower(*args, **kwargs)
+        return self._transformed.lower(*args, **kwargs)
 
 
 def _prepare_custom_calls() -> None:
@@ -240,16 +300,33 @@ def prune(store: Path, max_bytes: int = STORE_MAX_BYTES) -> None:
             path.unlink(missing_ok=True)
 
 
+_active: list[_Store] = []
+
+
+def stored_jit(fun, **options):
+    """`jax.jit(fun, **options)`, from the store while `stored_pmaps` is active.
+
+    For the programs TabRL itself builds inside Brax's `ppo.train` (the networks'
+    `init`: tracing Flax modules costs more than compiling them)."""
+    import jax
+
+    if not _active:
+        return jax.jit(fun, **options)
+    return _Stored(jax.jit, fun, options, _active[-1])
+
+
 @contextlib.contextmanager
 def stored_pmaps(store: Path, fingerprint: str) -> Iterator[StoreCounter]:
-    """While active, `jax.pmap` returns functions whose executables come from `store`.
+    """While active, `jax.pmap` (and `stored_jit`) return functions whose
+    executables come from `store`; the programs an earlier run stored under this
+    `fingerprint` start loading at once, in the background.
 
     Meant to wrap one `brax...ppo.train` call (whose training epoch and reset are
     `jax.pmap`s); `fingerprint` is `program_fingerprint(...)` of that call.
     """
     import jax
 
-    counter = StoreCounter()
+    run = _Store(Path(store), fingerprint)
     original = jax.pmap
 
     def pmap(fun=None, *args, **options):
@@ -257,10 +334,14 @@ def stored_pmaps(store: Path, fingerprint: str) -> Iterator[StoreCounter]:
             return lambda f: pmap(f, *args, **options)
         if args:  # positional options: not a call Brax makes; leave it alone
             return original(fun, *args, **options)
-        return _StoredPmap(original, fun, options, Path(store), fingerprint, counter)
+        return _Stored(original, fun, options, run)
 
+    run.load_ahead()
     jax.pmap = pmap
+    _active.append(run)
     try:
-        yield counter
+        yield run.counter
     finally:
+        _active.pop()
         jax.pmap = original
+        run.close()

@@ -536,17 +536,35 @@ class _EpisodeTotals:
 
 
 def _network_factory(config: PPOConfig):
-    import functools
+    """Brax's PPO networks for `config`, each network's `init` one stored program.
+
+    Why: Flax initialises a network eagerly, one small XLA program per layer,
+    initializer and shape (34 for CartpoleBalance's two MLPs), and every new
+    trial process traces, lowers and compiles or loads each of them; jitted, the
+    Flax tracing alone costs as much. From the executable store (`stored_jit`,
+    while training) a later trial neither traces nor compiles it."""
+    import dataclasses
 
     from brax.training.agents.ppo import networks as ppo_networks
 
-    return functools.partial(
-        ppo_networks.make_ppo_networks,
-        policy_hidden_layer_sizes=tuple(config.network.policy_hidden_layer_sizes),
-        value_hidden_layer_sizes=tuple(config.network.value_hidden_layer_sizes),
-        policy_obs_key=config.network.policy_obs_key,
-        value_obs_key=config.network.value_obs_key,
-    )
+    from tabrl.executables import stored_jit
+
+    def make(*args, **kwargs):
+        networks = ppo_networks.make_ppo_networks(
+            *args,
+            policy_hidden_layer_sizes=tuple(config.network.policy_hidden_layer_sizes),
+            value_hidden_layer_sizes=tuple(config.network.value_hidden_layer_sizes),
+            policy_obs_key=config.network.policy_obs_key,
+            value_obs_key=config.network.value_obs_key,
+            **kwargs,
+        )
+        return networks.replace(**{
+            name: dataclasses.replace(network, init=stored_jit(network.init))
+            for name in ("policy_network", "value_network")
+            for network in [getattr(networks, name)]
+        })
+
+    return make
 
 
 def _progress_from(

@@ -144,37 +144,43 @@ def test_compile_lock_is_exclusive_and_done_once_compiled(tmp_path):
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
-_SECOND_TRIAL = """
-import json, sys
+_TRIAL = """
+import sys
 from tabrl.rewards import propose
 from tabrl.training import train_approach
-spec = [a.reward for a in propose("CartpoleBalance", sys.argv[1]).approaches][1]
-result = train_approach("CartpoleBalance", spec, num_steps=5000, out_dir=sys.argv[2], compile_cache=sys.argv[3])
+spec = [a.reward for a in propose("CartpoleBalance", sys.argv[1]).approaches][int(sys.argv[2])]
+result = train_approach("CartpoleBalance", spec, num_steps=5000, out_dir=sys.argv[3], compile_cache=sys.argv[4])
 print("RESULT " + result.model_dump_json())
 """
 
 
-@pytest.mark.slow
-def test_second_approach_loads_the_first_approachs_program(cartpole, tmp_path):
-    """Trial 2 in its own process, as under Tune: it traces nothing big, compiles
-    nothing, and trains exactly as a process that traced and compiled by itself."""
+def _trial(index: int, out, cache):
+    """One approach in a fresh process, as a Tune trial runs it."""
     import json
     import subprocess
     import sys
 
-    from tabrl.training import TrainResult, load_params, train_approach
+    from tabrl.training import TrainResult
+
+    run = subprocess.run([sys.executable, "-c", _TRIAL, PROMPT, str(index), str(out), str(cache)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    line = next(l for l in run.stdout.splitlines() if l.startswith("RESULT "))
+    return TrainResult.model_validate(json.loads(line.removeprefix("RESULT ")))
+
+
+@pytest.mark.slow
+def test_second_approach_loads_the_first_approachs_program(cartpole, tmp_path):
+    """Trials 1 and 2 in their own processes, as under Tune: the second traces
+    nothing big, compiles nothing, and trains exactly as a process that traced and
+    compiled by itself."""
+    from tabrl.training import load_params, train_approach
 
     _, specs = cartpole
     cache = tmp_path / "jax-cache"
-    first = train_approach("CartpoleBalance", specs[0], num_steps=5000, out_dir=tmp_path / "a", compile_cache=cache)
+    first = _trial(0, tmp_path / "a", cache)
     assert first.executables_compiled >= 2  # the reset and the training epoch, into the store
-    run = subprocess.run(
-        [sys.executable, "-c", _SECOND_TRIAL, PROMPT, str(tmp_path / "b"), str(cache)],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    line = next(l for l in run.stdout.splitlines() if l.startswith("RESULT "))
-    second = TrainResult.model_validate(json.loads(line.removeprefix("RESULT ")))
+    second = _trial(1, tmp_path / "b", cache)
     assert first.program_key == second.program_key
     assert second.executables_loaded == first.executables_compiled and second.executables_compiled == 0
     assert second.cache_misses == 0  # and every small program came from JAX's persistent cache

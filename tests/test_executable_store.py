@@ -88,3 +88,17 @@ def test_options_are_part_of_the_key(tmp_path, options):
     with stored_pmaps(tmp_path, "fp") as counter:
         jax.pmap(_double, **options)(jnp.ones((1, 3)))
     assert counter.compiled == 1
+
+
+def test_a_new_run_starts_loading_what_the_fingerprint_stored(tmp_path):
+    from tabrl.executables import _Store
+
+    _run(tmp_path)
+    store = _Store(tmp_path, "fp")
+    store.load_ahead()
+    (key,) = store._ahead  # the one program the first run stored, loading in the background
+    assert store.load(key) is not None and store.counter.loaded == 1
+    store.close()
+    other = _Store(tmp_path, "another model")
+    other.load_ahead()
+    assert not other._ahead
