@@ -108,7 +108,7 @@ app.add_middleware(BodyLimit, limit=SETTINGS.max_body_bytes)
 if SETTINGS.cors_origins:
     from fastapi.middleware.cors import CORSMiddleware
 
-    app.add_middleware(CORSMiddleware, allow_origins=SETTINGS.cors_origins, allow_methods=["GET", "POST"],
+    app.add_middleware(CORSMiddleware, allow_origins=SETTINGS.cors_origins, allow_methods=["GET", "POST", "PUT"],
                        allow_headers=["Authorization", "Content-Type", "Range"])
 
 
@@ -302,10 +302,11 @@ class Api:
         except PromptError as error:
             raise ClientError(422, str(error)) from None
         self.check_steps(body.num_steps)
-        proposal = await _call(self.proposer.propose, body.model_id, prompt)
+        proposal = await _call(self.proposer.propose, body.model_id, prompt, body.variant)
         value = await asyncio.to_thread(self.estimate_for, body.model_id, body.num_steps)
         return s.ApproachesResponse(
-            model_id=body.model_id, prompt=prompt, num_steps=body.num_steps, source=proposal["source"],
+            model_id=body.model_id, prompt=prompt, num_steps=body.num_steps, variant=body.variant,
+            source=proposal["source"],
             warnings=proposal["warnings"],
             approaches=[s.ProposedApproach(**a, estimate=value) for a in proposal["approaches"]],
         )
@@ -366,6 +367,28 @@ class Api:
     @app.get("/api/training/jobs/{job_id}", response_model=s.JobView, responses=ERRORS)
     async def get_job(self, job_id: JobId) -> s.JobView:
         return self.job(job_id)[0]
+
+    @app.put("/api/training/jobs/{job_id}/favourite", response_model=s.JobView, responses=ERRORS,
+             dependencies=Auth)
+    async def favourite(self, job_id: JobId, body: s.FavouriteRequest) -> s.JobView:
+        """Mark the favourite approach of a finished job (`{"approach": 1}`), or clear it (`null`)."""
+        if job_id in self.demos:
+            raise ClientError(409, "demo jobs are read-only; mark a favourite on a job trained here")
+
+        def mark(job: s.JobView) -> None:
+            if not is_terminal(job.status):
+                raise ClientError(409, f"job {job_id} has not finished (status: {job.status}); "
+                                       "mark a favourite once it has")
+            if body.approach is not None and body.approach >= len(job.trials):
+                raise ClientError(422, f"approach: job {job_id} has {len(job.trials)} approaches "
+                                       f"(0 to {len(job.trials) - 1})")
+            job.favourite = body.approach
+
+        try:
+            job = await asyncio.to_thread(self.store.update, job_id, mark)
+        except KeyError:
+            raise ClientError(404, f"no job {job_id}") from None
+        return self.with_queue(job)
 
     @app.get("/api/training/jobs/{job_id}/events", response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}}}, **ERRORS})

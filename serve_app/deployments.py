@@ -41,10 +41,10 @@ class ClientError(Exception):
 
 @serve.deployment(ray_actor_options={"num_cpus": 0})
 class Proposer:
-    def propose(self, model_id: str, prompt: str) -> dict:
+    def propose(self, model_id: str, prompt: str, variant: int = 0) -> dict:
         from tabrl.rewards import propose
 
-        return propose(model_id, prompt).model_dump(mode="json")
+        return propose(model_id, prompt, variant).model_dump(mode="json")
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0})

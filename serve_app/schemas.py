@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tabrl.catalog import ModelEntry
 from tabrl.rewards.spec import Approach
+from tabrl.rewards.variants import MAX_VARIANT
 
 JOB_ID_PATTERN = r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$"
 POLICY_ID_PATTERN = r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}-[0-9]$"
@@ -63,6 +64,11 @@ class ApproachesRequest(BaseModel):
     model_id: str = Field(pattern=MODEL_ID_PATTERN, examples=["Go1JoystickFlatTerrain"])
     prompt: str = Field(max_length=MAX_RAW_PROMPT_CHARS, examples=["Keep shaking your hips aloha dude!"])
     num_steps: int = Field(default=20_000, examples=[20_000])
+    variant: int = Field(
+        default=0, ge=0, le=MAX_VARIANT,
+        description="Regenerate: 0 is the usual reading of the prompt; every other number gives "
+        "three different approaches (the same ones again for the same number)",
+    )
 
 
 class ProposedApproach(Approach):
@@ -73,6 +79,7 @@ class ApproachesResponse(BaseModel):
     model_id: str
     prompt: str
     num_steps: int
+    variant: int = 0
     source: Literal["llm", "offline", "fallback"]
     warnings: list[str]
     approaches: list[ProposedApproach]
@@ -167,6 +174,17 @@ class JobView(BaseModel):
     error: str | None = None
     render: RenderOptions
     demo: bool = Field(default=False, description="a ready-made result shipped with TabRL, not trained here")
+    favourite: int | None = Field(
+        default=None, ge=0, le=2,
+        description="the approach the person marked as their favourite (PUT .../favourite); null: none",
+    )
+
+
+class FavouriteRequest(BaseModel):
+    model_config = _STRICT
+
+    approach: int | None = Field(ge=0, le=2, description="the approach's index; null clears the favourite",
+                                 examples=[1])
 
 
 class JobList(BaseModel):

@@ -5,6 +5,10 @@ grows with every change (the event stream sends a new event per revision).
 Finished trials also leave a `throughput` row (model, env count, env-steps/s,
 compile and render seconds): the time estimates come from these measurements,
 never from a guess. Nothing here imports Ray.
+
+The person's favourite approach (`JobView.favourite`) is part of the document like
+every other job field, so it survives restarts; documents written before the field
+existed read as "no favourite", so an existing file needs no migration.
 """
 
 from __future__ import annotations

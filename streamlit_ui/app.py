@@ -6,8 +6,9 @@ the decisions live in `streamlit_ui.logic`, the synchronized player in
 `streamlit_ui.video_sync`, the live event stream in `streamlit_ui.live`.
 
 State: the job a person is looking at is the `job` query parameter (a refresh
-or a shared link keeps it), their favourite approach is `fav`; everything else
-is per-session widget state.
+or a shared link keeps it); a job's favourite approach is kept by the API
+(`PUT /api/training/jobs/{id}/favourite`), except on the read-only demo jobs,
+where it is the `fav` query parameter; everything else is per-session widget state.
 """
 
 from __future__ import annotations
@@ -106,8 +107,20 @@ def set_steps(steps: int) -> None:
     st.session_state.steps = steps
 
 
-def set_favourite(index: int) -> None:
-    st.query_params["fav"] = str(index)
+def set_favourite(job: JobView, index: int, current: int | None) -> None:
+    choice = logic.toggled_favourite(current, index)
+    if job.demo:  # demo jobs are read-only on the server: the URL keeps it
+        if choice is None:
+            st.query_params.pop("fav", None)
+        else:
+            st.query_params["fav"] = str(choice)
+        return
+    try:
+        client.set_favourite(job.job_id, choice)
+    except ApiError as error:
+        st.session_state.favourite_error = (job.job_id, str(error))
+    else:
+        st.session_state.pop("favourite_error", None)
 
 
 def video_source(path: str | None, job: JobView, budget: list[int]) -> str:
@@ -140,9 +153,7 @@ def sidebar(jobs: list[JobView], current: str | None) -> None:
         if not jobs:
             st.caption("Nothing trained yet. Your runs will show up here.")
         for job in jobs[:25]:
-            icon = "🎬" if job.demo else logic.STATUS_ICONS.get(job.status, "•")
-            label = f"{icon} {logic.job_title(job)}"
-            st.button(label, key=f"history_{job.job_id}", on_click=open_job, args=(job.job_id,),
+            st.button(logic.history_label(job), key=f"history_{job.job_id}", on_click=open_job, args=(job.job_id,),
                       width="stretch", type="secondary" if job.job_id != current else "primary",
                       help=logic.job_subtitle(job))
             st.caption(logic.job_subtitle(job))
@@ -249,18 +260,20 @@ def steps_section(model: ModelEntry | None) -> tuple[int, bool, dict]:
 
 
 def propose(model_id: str, prompt: str, steps: int) -> None:
+    previous = st.session_state.get("proposal")
+    variant = logic.next_variant(previous, model_id, prompt)  # Regenerate: the next variant
     try:
         with st.spinner("🧠 Thinking up three ways to read that…"):
-            response = client.approaches(model_id, prompt, steps)
+            response = client.approaches(model_id, prompt, steps, variant=variant)
     except ApiError as error:
         st.session_state.propose_error = str(error)
         return
     st.session_state.pop("propose_error", None)
-    previous = st.session_state.get("proposal")
     same = previous is not None and previous["model_id"] == model_id and previous["prompt"] == prompt and \
         logic.same_approaches(previous["response"].approaches, response.approaches)
     st.session_state.proposal = {"model_id": model_id, "prompt": prompt, "response": response,
-                                 "round": st.session_state.get("proposal_round", 0) + 1, "same_again": same}
+                                 "variant": variant, "round": st.session_state.get("proposal_round", 0) + 1,
+                                 "same_again": same}
     st.session_state.proposal_round = st.session_state.proposal["round"]
 
 
@@ -285,8 +298,10 @@ def approaches_section(model: ModelEntry | None, prompt: str, steps: int) -> lis
                    "or train them as they are.", icon="🔁")
     response = proposal["response"]
     if proposal.get("same_again"):
-        st.info("Same three again: the offline library always reads a prompt the same way. Reword the "
-                "prompt, edit the weights, or set OPENAI_API_KEY on the server for fresh ideas.", icon="🔁")
+        st.info("The proposer gave the same three again. Regenerate once more, reword the prompt, or "
+                "edit the weights.", icon="🔁")
+    elif proposal.get("variant"):
+        st.caption(f"🔄 Take {proposal['variant'] + 1} on this prompt: Regenerate again for three more.")
     if response.source != "llm":
         st.caption(f"Proposed by the {response.source} library (no LLM key set)."
                    if response.source == "offline" else "Proposed from the fallback library.")
@@ -396,7 +411,7 @@ def live_progress(job_id: str) -> None:
 
 
 def results(view: JobView) -> None:
-    favourite = logic.parse_favourite(st.query_params.get("fav"), len(view.trials))
+    favourite = logic.favourite_of(view, st.query_params.get("fav"))
     budget = [0]
     tiles = [VideoTile(src=video_source(t.video_url, view, budget), name=t.name, description=t.description,
                        favourite=t.index == favourite) for t in view.trials]
@@ -414,10 +429,14 @@ def results(view: JobView) -> None:
                     "⬇️ Download", data=_deferred(trial.video_url, view), file_name=logic.video_file_name(view, trial.index),
                     mime="video/mp4", key=f"download_{trial.index}", on_click="ignore", width="stretch")
             st.button("⭐ Favourite" if trial.index == favourite else "☆ Mark as favourite",
-                      key=f"fav_{trial.index}", on_click=set_favourite, args=(trial.index,), width="stretch",
-                      type="primary" if trial.index == favourite else "secondary")
+                      key=f"fav_{trial.index}", on_click=set_favourite, args=(view, trial.index, favourite),
+                      width="stretch", type="primary" if trial.index == favourite else "secondary",
+                      help="click again to clear" if trial.index == favourite else None)
             if trial.error:
                 st.error(trial.error)
+    failed = st.session_state.get("favourite_error")
+    if failed and failed[0] == view.job_id:
+        st.error(f"Could not save the favourite: {failed[1]}", icon="🙅")
     if view.composite_url:
         st.download_button("🎞️ Download the side-by-side video", data=_deferred(view.composite_url, view),
                            file_name=logic.video_file_name(view, None), mime="video/mp4", key="download_composite",

@@ -107,8 +107,9 @@ class ApiClient:
         params = {"model_id": model_id, "num_steps": num_steps}
         return EstimateResponse.model_validate(self._request("GET", "/api/training/estimate", params=params).json())
 
-    def approaches(self, model_id: str, prompt: str, num_steps: int) -> ApproachesResponse:
-        body = {"model_id": model_id, "prompt": prompt, "num_steps": num_steps}
+    def approaches(self, model_id: str, prompt: str, num_steps: int, variant: int = 0) -> ApproachesResponse:
+        """Three approaches; `variant` > 0 asks for three others (Regenerate)."""
+        body = {"model_id": model_id, "prompt": prompt, "num_steps": num_steps, "variant": variant}
         # An LLM proposer may take a while; the offline one answers at once.
         response = self._request("POST", "/api/training/approaches", json=body, timeout=120.0)
         return ApproachesResponse.model_validate(response.json())
@@ -142,6 +143,11 @@ class ApiClient:
 
     def job(self, job_id: str) -> JobView:
         return JobView.model_validate(self._request("GET", f"/api/training/jobs/{job_id}").json())
+
+    def set_favourite(self, job_id: str, approach: int | None) -> JobView:
+        """Mark approach `approach` of a finished job as the favourite; None clears it."""
+        response = self._request("PUT", f"/api/training/jobs/{job_id}/favourite", json={"approach": approach})
+        return JobView.model_validate(response.json())
 
     def render_video(self, job_id: str, index: int, **options) -> RenderVideoResponse:
         body = {"job_id": job_id, "index": index, **options}

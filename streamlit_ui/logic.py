@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from serve_app.schemas import TERMINAL_STATUSES, Estimate, JobView, TrialView
 from tabrl.catalog import ModelEntry
 from tabrl.rewards.spec import Approach, RewardSpec
+from tabrl.rewards.variants import MAX_VARIANT
 
 HERO_MODEL = "Go1JoystickFlatTerrain"
 
@@ -236,6 +237,13 @@ def same_approaches(a: Sequence[Approach], b: Sequence[Approach]) -> bool:
     return [key(x) for x in a] == [key(x) for x in b]
 
 
+def next_variant(previous: Mapping | None, model_id: str, prompt: str) -> int:
+    """The variant Regenerate asks for: the next one for the same robot and prompt, 0 for anything new."""
+    if not previous or previous.get("model_id") != model_id or previous.get("prompt") != prompt:
+        return 0
+    return (int(previous.get("variant", 0)) + 1) % (MAX_VARIANT + 1)
+
+
 def surprise_prompt(current: str = "", rng: random.Random | None = None) -> str:
     rng = rng or random.Random()
     choices = [p for p in SURPRISE_PROMPTS + EXAMPLE_PROMPTS if p != current]
@@ -290,6 +298,13 @@ def job_title(job: JobView) -> str:
     return f"“{prompt}”"
 
 
+def history_label(job: JobView) -> str:
+    """A history entry: status (or demo) icon, a star when the job has a favourite, the prompt."""
+    icon = "🎬" if job.demo else STATUS_ICONS.get(job.status, "•")
+    star = "⭐ " if job.favourite is not None else ""
+    return f"{icon} {star}{job_title(job)}"
+
+
 def job_subtitle(job: JobView, now: float | None = None) -> str:
     when = "ready-made demo" if job.demo else ago(job.created_at, now)
     return f"{job.model_id} · {format_steps(job.num_steps)} steps · {when}"
@@ -329,3 +344,15 @@ def parse_favourite(raw: str | None, count: int) -> int | None:
     except ValueError:
         return None
     return value if value is not None and 0 <= value < count else None
+
+
+def favourite_of(job: JobView, raw_fav: str | None) -> int | None:
+    """The job's favourite approach: the API's, or for a read-only demo job the URL's `fav`."""
+    if job.demo:
+        return parse_favourite(raw_fav, len(job.trials))
+    return job.favourite if job.favourite is not None and 0 <= job.favourite < len(job.trials) else None
+
+
+def toggled_favourite(current: int | None, clicked: int) -> int | None:
+    """Clicking the favourite again clears it; clicking another approach makes that one the favourite."""
+    return None if current == clicked else clicked

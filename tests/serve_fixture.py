@@ -99,10 +99,15 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def api_server(tmp_path_factory):
+def api_job_store(tmp_path_factory) -> Path:
+    """The job store of the session's `tabrl serve`; a test may put a finished job in it."""
+    return tmp_path_factory.mktemp("api") / "jobs.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def api_server(api_job_store):
     """One `tabrl serve` for the tests that only need a running API (the UI tests); yields its base URL."""
-    store = tmp_path_factory.mktemp("api") / "jobs.sqlite3"
-    server = ApiServer(env={"TABRL_JOB_STORE": str(store)}).start()
+    server = ApiServer(env={"TABRL_JOB_STORE": str(api_job_store)}).start()
     try:
         yield server.url
     finally:

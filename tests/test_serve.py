@@ -1,9 +1,10 @@
 """The Serve app for real: `tabrl serve` on a local Ray, over HTTP, with real tiny training.
 
 One flow on CartpoleBalance (approaches -> batch -> live events -> three H.264
-videos that download and seek -> policy inference), bad inputs that must be
-4xx, the queue (position, wait, 429), a restart during and after a job, and
-schemathesis against /openapi.json.
+videos that download and seek -> policy inference), Regenerate (variants) and
+the favourite of a finished job, bad inputs that must be 4xx, the queue
+(position, wait, 429), a restart during and after a job, and schemathesis
+against /openapi.json.
 """
 
 from __future__ import annotations
@@ -109,6 +110,13 @@ def test_health_models_and_thumbnail(api):
     ("post", "/api/policies/..%2Fx-0/act", {"observation": [0.0]}, (404, 422), ""),
     ("post", "/api/policies/20990101-000000-abcdef-0/act", {"observation": [0.0]}, 404, "no job"),
     ("get", "/api/training/estimate?model_id=CartpoleBalance&num_steps=-1", None, 422, "at least"),
+    ("post", "/api/training/approaches", {"model_id": MODEL, "prompt": "hi", "variant": -1}, 422, "variant"),
+    ("post", "/api/training/approaches", {"model_id": MODEL, "prompt": "hi", "variant": 1000}, 422, "variant"),
+    ("post", "/api/training/approaches", {"model_id": MODEL, "prompt": "hi", "variant": "again"}, 422, "variant"),
+    ("put", "/api/training/jobs/20990101-000000-abcdef/favourite", {"approach": 1}, 404, "no job"),
+    ("put", "/api/training/jobs/20990101-000000-abcdef/favourite", {"approach": 3}, 422, "approach"),
+    ("put", "/api/training/jobs/20990101-000000-abcdef/favourite", {"approach": -1}, 422, "approach"),
+    ("put", "/api/training/jobs/20990101-000000-abcdef/favourite", {}, 422, "approach"),
 ])
 def test_bad_requests_are_4xx_with_a_message(api, method, path, body, status, says):
     response = getattr(api, method)(path, headers=AUTH, **({"json": body} if body is not None else {}))
@@ -133,6 +141,39 @@ def test_work_needs_the_token_reads_do_not(api):
     assert missing.status_code == wrong.status_code == 401
     assert missing.headers["www-authenticate"] == "Bearer" and "TABRL_API_TOKEN" in missing.json()["detail"]
     assert api.get("/api/training/jobs").status_code == 200
+
+
+def test_regenerate_gives_three_other_approaches(api):
+    def names(variant: int | None) -> list[str]:
+        body = {"model_id": MODEL, "prompt": PROMPT, "num_steps": STEPS}
+        if variant is not None:
+            body["variant"] = variant
+        answer = api.post("/api/training/approaches", headers=AUTH, json=body)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["variant"] == (variant or 0)
+        return [a["name"] for a in answer.json()["approaches"]]
+
+    usual, first, second = names(None), names(1), names(2)
+    assert names(0) == usual and len(set(first)) == len(set(second)) == 3
+    assert not set(first) & set(usual) and first != second
+    assert names(1) == first  # the same variant, the same three
+
+
+def test_the_favourite_of_a_finished_job_is_kept_by_the_api(api, finished_job):
+    job_id = finished_job["job_id"]
+    path = f"/api/training/jobs/{job_id}/favourite"
+    assert api.get(f"/api/training/jobs/{job_id}").json()["favourite"] is None
+    assert api.put(path, json={"approach": 1}).status_code == 401  # a change needs the token
+    marked = api.put(path, headers=AUTH, json={"approach": 1})
+    assert marked.status_code == 200, marked.text
+    assert marked.json()["favourite"] == 1 and marked.json()["job_id"] == job_id
+    assert api.get(f"/api/training/jobs/{job_id}").json()["favourite"] == 1
+    listed = {j["job_id"]: j for j in api.get("/api/training/jobs").json()["jobs"]}
+    assert listed[job_id]["favourite"] == 1  # what the history shows a star for
+    assert api.put(path, headers=AUTH, json={"approach": 2}).json()["favourite"] == 2
+    cleared = api.put(path, headers=AUTH, json={"approach": None})
+    assert cleared.status_code == 200 and cleared.json()["favourite"] is None
+    assert api.get(f"/api/training/jobs/{job_id}").json()["favourite"] is None
 
 
 def test_approaches_come_with_an_honest_estimate(finished_job):
@@ -237,6 +278,11 @@ def test_queue_then_restart_during_and_after_jobs(server, env, finished_job, tmp
         assert queued["status"] == "queued" and queued["queue_position"] == 1
         # Measured by the first batch, so the wait is a number, not a guess.
         assert queued["estimated_wait_seconds"] is not None and queued["estimated_wait_seconds"] > 0
+        early = api.put(f"/api/training/jobs/{waiting.json()['job_id']}/favourite", headers=AUTH,
+                        json={"approach": 0})
+        assert early.status_code == 409 and "not finished" in early.json()["detail"]
+        kept = api.put(f"/api/training/jobs/{finished_job['job_id']}/favourite", headers=AUTH, json={"approach": 2})
+        assert kept.status_code == 200, kept.text
         full = api.post("/api/training/batch", headers=AUTH, json=request)
         assert full.status_code == 429 and int(full.headers["retry-after"]) >= 10
         _wait_for(api, running, {"training"})
@@ -246,6 +292,7 @@ def test_queue_then_restart_during_and_after_jobs(server, env, finished_job, tmp
     with server["server"].client() as api:
         done = api.get(f"/api/training/jobs/{finished_job['job_id']}").json()
         assert done["status"] == "succeeded" and [t["status"] for t in done["trials"]] == ["succeeded"] * 3
+        assert done["favourite"] == 2  # kept across the restart
         assert api.get(done["trials"][0]["video_url"]).status_code == 200
         cut = api.get(f"/api/training/jobs/{running}").json()
         assert cut["status"] == "interrupted" and "restarted" in cut["error"]

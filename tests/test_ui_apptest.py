@@ -7,16 +7,17 @@ trains: the end-to-end run is tests/test_ui_browser.py.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import os
+import time
+from pathlib import Path
 
 import httpx
 import pytest
 from serve_fixture import api_server as _session_api_server  # noqa: F401  (a pytest fixture)
 from streamlit.testing.v1 import AppTest
 
-from serve_app.schemas import Estimate, JobList, ModelList
+from serve_app.schemas import Estimate, JobList, JobView, ModelList, RenderOptions, TrialView
+from serve_app.store import JobStore
 from streamlit_ui import logic
 
 APP = Path(__file__).resolve().parents[1] / "streamlit_ui" / "app.py"
@@ -138,12 +139,21 @@ def test_propose_shows_three_editable_approaches_and_regenerates(app):
     run(app)
     assert logic.term_chip(first.name, new_weight) in " ".join(m.value for m in app.markdown)
     assert any("weights edited" in c.value for c in app.caption)
-    app.button(key="propose").click()  # now labelled "Regenerate"
+    assert "Regenerate" in app.button(key="propose").label
+    app.button(key="propose").click()
     run(app)
     again = app.session_state["proposal"]
-    assert again["round"] == proposal["round"] + 1
-    if again["same_again"]:  # the offline library is deterministic: the page says so
-        assert any("Same three again" in i.value for i in app.info)
+    assert again["round"] == proposal["round"] + 1 and again["variant"] == 1
+    first_names = [a.name for a in approaches]
+    new_names = [a.name for a in again["response"].approaches]
+    assert not set(new_names) & set(first_names) and not again["same_again"]  # three other readings
+    headings = [m.value for m in app.markdown if m.value.startswith("#### ")]  # the approach cards' titles
+    assert headings == [f"#### {number} {name}" for number, name in zip(("1️⃣", "2️⃣", "3️⃣"), new_names)]
+    assert any("Take 2" in c.value for c in app.caption)
+    app.button(key="propose").click()
+    run(app)
+    third = app.session_state["proposal"]
+    assert third["variant"] == 2 and [a.name for a in third["response"].approaches] != new_names
 
 
 def demo_job(api_server: str):
@@ -168,9 +178,15 @@ def test_a_job_in_the_url_shows_synchronized_videos_downloads_and_favourite(app,
     assert len(downloads) == 4  # one per approach and the side-by-side composite
     app.button(key="fav_1").click()
     run(app)
+    # Demo jobs are read-only on the server (409), so their favourite lives in the URL.
     assert app.query_params["fav"] == ["1"] or app.query_params["fav"] == "1"
     assert "⭐" in app.get("iframe")[0].proto.srcdoc
     assert "Favourite" in app.button(key="fav_1").label
+    app.button(key="fav_1").click()  # again: cleared
+    run(app)
+    assert "fav" not in app.query_params and "⭐" not in app.get("iframe")[0].proto.srcdoc
+    refused = httpx.put(f"{api_server}/api/training/jobs/{job.job_id}/favourite", json={"approach": 1}, timeout=30)
+    assert refused.status_code == 409 and "demo" in refused.json()["detail"]
 
 
 def test_demo_results_show_before_anything_is_trained(app, api_server):
@@ -194,3 +210,39 @@ def test_an_unreachable_api_is_explained(monkeypatch):
     at = run(AppTest.from_file(str(APP), default_timeout=60))
     assert "cannot be reached" in at.error[0].value
     assert at.button[0].label == "🔄 Try again"
+
+
+def test_the_favourite_of_a_trained_job_is_saved_through_the_api(app, api_server, request):
+    if os.environ.get("TABRL_TEST_API_URL"):
+        pytest.skip("needs the session's own job store to hold a finished job")
+    store = JobStore(request.getfixturevalue("api_job_store"))
+    job = finished_job()
+    store.create(job)  # as if trained here: nothing in this file trains
+    api_job = f"{api_server}/api/training/jobs/{job.job_id}"
+    app.query_params["job"] = job.job_id
+    run(app)
+    assert [app.button(key=f"fav_{i}").label for i in range(3)] == ["☆ Mark as favourite"] * 3
+    app.button(key="fav_2").click()
+    run(app)
+    assert httpx.get(api_job, timeout=30).json()["favourite"] == 2  # the API has it, not only this page
+    assert "Favourite" in app.button(key="fav_2").label and "fav" not in app.query_params
+    assert "⭐" in app.button(key=f"history_{job.job_id}").label  # the history shows a star
+    fresh = AppTest.from_file(str(APP), default_timeout=120)  # another browser: only the job in the URL
+    fresh.query_params["job"] = job.job_id
+    run(fresh)
+    assert "Favourite" in fresh.button(key="fav_2").label
+    app.button(key="fav_2").click()  # clicking the favourite again clears it
+    run(app)
+    assert httpx.get(api_job, timeout=30).json()["favourite"] is None
+    assert app.button(key="fav_2").label == "☆ Mark as favourite"
+    assert "⭐" not in app.button(key=f"history_{job.job_id}").label
+
+
+def finished_job() -> JobView:
+    from tune_jobs.pipeline import new_job_id
+
+    trials = [TrialView(index=i, name=f"Approach {i}", description="d", status="succeeded", num_steps=2000,
+                        fraction=1.0, env_steps=2000) for i in range(3)]
+    return JobView(job_id=new_job_id(), model_id="CartpoleBalance", prompt="Pick a favourite", num_steps=2000,
+                   use_base_policy=False, base_policy=False, status="succeeded", stage="done: 3 of 3",
+                   created_at=time.time(), finished_at=time.time(), render=RenderOptions(), trials=trials)

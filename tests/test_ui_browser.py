@@ -208,10 +208,12 @@ def test_from_model_to_three_synchronized_videos_and_a_download(chromium, ui_ser
                 assert data[4:8] == b"ftyp" and len(data) > 1_000, (key, len(data))
                 assert info.value.suggested_filename.endswith(".mp4")
 
-            # 9. a favourite, kept in the URL
+            # 9. a favourite, saved by the API: it is still there after a reload
             page.locator(".st-key-fav_1 button").click()
-            page.wait_for_url("**fav=1*")
             expect(page.locator(".st-key-fav_1 button")).to_contain_text("Favourite")
+            assert job_status(api_server, job_id)["favourite"] == 1
+            page.reload()
+            expect(page.locator(".st-key-fav_1 button")).to_contain_text("Favourite", timeout=120_000)
             page.screenshot(path=str(ARTIFACTS / "ui-e2e.png"), full_page=True)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "ui-e2e-error.png"), full_page=True)

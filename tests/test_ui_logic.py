@@ -136,3 +136,28 @@ def test_player_has_three_synchronized_videos():
     assert "&lt;b&gt;0&lt;/b&gt;" in page and "<b>0</b>" not in page  # names are escaped
     assert page.count("⭐") == 1
     assert 'id="play"' in page and 'id="seek"' in page
+
+
+def test_regenerate_asks_for_the_next_variant_of_the_same_prompt():
+    assert logic.next_variant(None, "Go1", "Dance") == 0  # the first proposal
+    shown = {"model_id": "Go1", "prompt": "Dance", "variant": 0}
+    assert logic.next_variant(shown, "Go1", "Dance") == 1
+    assert logic.next_variant({**shown, "variant": 4}, "Go1", "Dance") == 5
+    assert logic.next_variant({**shown, "variant": 4}, "Go1", "Spin") == 0  # a new prompt starts over
+    assert logic.next_variant({**shown, "variant": 4}, "CartpoleBalance", "Dance") == 0
+    assert logic.next_variant({**shown, "variant": 999}, "Go1", "Dance") == 0  # wraps inside the API's bound
+
+
+def test_the_favourite_comes_from_the_api_except_on_demo_jobs():
+    trials = [TrialView(index=i, name=f"A{i}", description="d", status="succeeded", num_steps=2000, fraction=1.0)
+              for i in range(3)]
+    trained = job(status="succeeded", trials=trials, favourite=2)
+    assert logic.favourite_of(trained, "0") == 2  # the API wins over a stale link
+    assert logic.favourite_of(job(status="succeeded", trials=trials), "1") is None
+    demo = job(status="succeeded", trials=trials, demo=True)
+    assert logic.favourite_of(demo, "1") == 1 and logic.favourite_of(demo, None) is None
+    assert logic.toggled_favourite(None, 1) == 1
+    assert logic.toggled_favourite(1, 2) == 2
+    assert logic.toggled_favourite(2, 2) is None  # clicking the favourite again clears it
+    assert logic.history_label(trained).startswith("✅ ⭐ ")
+    assert "⭐" not in logic.history_label(job(status="succeeded", trials=trials))

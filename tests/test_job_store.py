@@ -1,0 +1,39 @@
+"""The job store alone (SQLite, no Ray, no server): fast."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from serve_app.schemas import JobView, RenderOptions, TrialView
+from serve_app.store import JobStore
+
+
+def finished_job(job_id: str = "20261124-101010-abcdef") -> JobView:
+    trials = [TrialView(index=i, name=f"A{i}", description="d", status="succeeded", num_steps=2000, fraction=1.0)
+              for i in range(3)]
+    return JobView(job_id=job_id, model_id="CartpoleBalance", prompt="Swing it", num_steps=2000,
+                   use_base_policy=False, base_policy=False, status="succeeded", stage="done", created_at=1.0,
+                   render=RenderOptions(), trials=trials)
+
+
+def test_a_store_written_before_favourites_existed_still_opens_and_takes_one(tmp_path):
+    path = tmp_path / "jobs.sqlite3"
+    old_doc = json.loads(finished_job().model_dump_json())
+    del old_doc["favourite"]  # what a store written before this field existed holds
+    with sqlite3.connect(path) as db:  # that store's schema, as it was
+        db.execute("CREATE TABLE jobs (job_id TEXT PRIMARY KEY, created_at REAL NOT NULL, status TEXT NOT NULL, "
+                   "revision INTEGER NOT NULL DEFAULT 0, doc TEXT NOT NULL)")
+        db.execute("INSERT INTO jobs VALUES (?, ?, ?, 1, ?)",
+                   (old_doc["job_id"], 1.0, "succeeded", json.dumps(old_doc)))
+    store = JobStore(path)
+    job = store.get(old_doc["job_id"])
+    assert job is not None and job.favourite is None and [t.name for t in job.trials] == ["A0", "A1", "A2"]
+
+    def mark(view: JobView) -> None:
+        view.favourite = 2
+    store.update(job.job_id, mark)
+    assert store.revision(job.job_id) == 2  # a change like any other: the event stream sees it
+    reopened = JobStore(path)  # what a server restart does
+    assert reopened.get(job.job_id).favourite == 2
+    assert [j.favourite for j in reopened.list()] == [2]
