@@ -9,6 +9,7 @@ outcome.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -178,7 +179,16 @@ def run_batch(
             verbose=0,
         ),
     )
-    grid = tuner.fit()
+    # With those loggers off, Tune's ResultGrid warns that it found no result.json or
+    # progress.csv to build per-trial dataframes from; TabRL reads each trial's last
+    # reported result instead, so the warning only alarms the person reading the log.
+    analysis_log = logging.getLogger("ray.tune.analysis.experiment_analysis")
+    level = analysis_log.level
+    analysis_log.setLevel(logging.ERROR)
+    try:
+        grid = tuner.fit()
+    finally:
+        analysis_log.setLevel(level)
     outcomes = []
     for trial_result in grid:
         index = trial_result.config["index"]
