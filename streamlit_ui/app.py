@@ -430,8 +430,7 @@ def results(view: JobView) -> None:
                     mime="video/mp4", key=f"download_{trial.index}", on_click="ignore", width="stretch")
             st.button("⭐ Favourite" if trial.index == favourite else "☆ Mark as favourite",
                       key=f"fav_{trial.index}", on_click=set_favourite, args=(view, trial.index, favourite),
-                      width="stretch", type="primary" if trial.index == favourite else "secondary",
-                      help="click again to clear" if trial.index == favourite else None)
+                      width="stretch", type="primary" if trial.index == favourite else "secondary")
             if trial.error:
                 st.error(trial.error)
     failed = st.session_state.get("favourite_error")
