@@ -266,12 +266,37 @@ class _Stored:
         compiled = self._store.load(key)
         if compiled is None:
             started = time.monotonic()
-            compiled = self._transformed.lower(*args).compile()
+            lowered = self._transformed.lower(*args)
+            with _bypassing_jax_cache():
+                compiled = lowered.compile()
             self._store.save(key, compiled, time.monotonic() - started)
         return compiled
 
     def lower(self, *args, **kwargs):
         return self._transformed.lower(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def _bypassing_jax_cache() -> Iterator[None]:
+    """Compile for real, neither reading nor writing JAX's persistent cache.
+
+    Why: an XLA:CPU executable that JAX loaded from its persistent cache does not
+    serialize whole again. Stored that way, it loads, then fails when run
+    ("NOT_FOUND: Function slice_add_fusion.4 not found"; measured with a JAX cache
+    filled before the store existed). A program compiled here is serialized straight
+    from XLA's compile. JAX's switch is read once per process, hence the resets.
+    """
+    import jax
+    from jax._src import compilation_cache
+
+    before = jax.config.jax_enable_compilation_cache
+    compilation_cache.reset_cache()
+    jax.config.update("jax_enable_compilation_cache", False)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_compilation_cache", before)
+        compilation_cache.reset_cache()
 
 
 def _prepare_custom_calls() -> None:

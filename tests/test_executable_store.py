@@ -102,3 +102,49 @@ def test_a_new_run_starts_loading_what_the_fingerprint_stored(tmp_path):
     other = _Store(tmp_path, "another model")
     other.load_ahead()
     assert not other._ahead
+
+
+_CACHED_THEN_STORED = """
+import sys
+import jax, jax.numpy as jnp, numpy as np
+from tabrl.executables import stored_pmaps
+from tabrl.training import enable_compilation_cache
+
+root, use_store = sys.argv[1], sys.argv[2] == "store"
+enable_compilation_cache(root + "/jax-cache")
+
+def f(x, y):
+    z = x[1:] + jnp.sin(y[:-1]) * 3.0
+    return jnp.cumsum(z) @ jnp.ones((z.shape[0], 4)), jax.lax.psum(z.sum(), "i")
+
+x, y = jnp.arange(64.0).reshape(1, 64) / 7, jnp.arange(64.0).reshape(1, 64) / 5
+if use_store:
+    with stored_pmaps(root + "/executables", "fp") as counter:
+        out = jax.pmap(f, axis_name="i")(x, y)
+    print("loaded", counter.loaded, "compiled", counter.compiled)
+else:
+    out = jax.pmap(f, axis_name="i")(x, y)
+z = np.asarray(x[0, 1:]) + np.sin(np.asarray(y[0, :-1])) * 3.0
+expected = (np.cumsum(z) @ np.ones((63, 4)))[None], np.array([z.sum()])
+assert all(np.allclose(np.asarray(a), b, rtol=1e-4) for a, b in zip(out, expected)), "wrong result"
+print("ok")
+"""
+
+
+def test_a_program_in_jaxs_cache_is_stored_whole(tmp_path):
+    """Regression: a program JAX had in its persistent cache (say, compiled before the
+    store existed) was stored by re-serializing JAX's loaded copy, and the next process
+    failed running it ("Function bitcast_add_fusion not found"). Three fresh processes:
+    fill JAX's cache, store (JAX's cache would hit), load from the store and run."""
+    import subprocess
+    import sys
+
+    def run(mode):
+        done = subprocess.run([sys.executable, "-c", _CACHED_THEN_STORED, str(tmp_path), mode],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    assert run("plain").strip().endswith("ok")
+    assert "loaded 0 compiled 1" in run("store")
+    assert "loaded 1 compiled 0" in run("store")  # and its result was right
