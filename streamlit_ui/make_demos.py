@@ -38,7 +38,12 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "demos"
 DEFAULT_DEMOS = [
     ("CartpoleBalance", "Swing the pole wildly but never let it fall", 20_000),
+    ("CheetahRun", "Pretend you're a happy puppy", 40_000),
+    ("Go1JoystickFlatTerrain", "Keep shaking your hips aloha dude!", 60_000),
 ]
+"""(model, prompt, steps) of the committed demos: CPU-sized budgets, trained from scratch
+unless the model has a base policy (Go1 has none yet: its demo shows what 60,000 steps
+from a random policy do, not a walking dog)."""
 
 
 def shrink_video(path: Path, crf: int = 32) -> None:
