@@ -24,6 +24,7 @@ from ray import serve
 from serve_app.schemas import JobView
 from serve_app.settings import ServeSettings, load_settings
 from serve_app.store import ACTIVE_STATUSES, JobStore
+from tabrl.errors import error_line
 
 log = logging.getLogger("tabrl.serve")
 
@@ -214,6 +215,6 @@ class TrainingCoordinator:
             def failed(view: JobView) -> None:
                 if view.status in ACTIVE_STATUSES or view.status == "queued":
                     view.status, view.stage = "failed", "failed"
-                    view.error = f"the job's worker died: {str(error).strip().splitlines()[-1]}"
+                    view.error = f"the job's worker died: {error_line(error)}"
                     view.finished_at = time.time()
             self.store.update(job_id, failed)
