@@ -267,12 +267,13 @@ def write_markdown(r: dict, path: Path) -> None:
         "Compile seconds are the training call's time beyond what its env steps take at the steady pace "
         "of the later epochs (the same definition for the peer and TabRL): tracing, lowering, XLA "
         "compiling and any slowness of the first epoch (say, while other trials compile on the same "
-        "cores), plus Brax's own set-up before the first epoch (network and optimizer initialisation, "
-        "about 90 small eager programs). Tracing / lowering / XLA are JAX's own timings of those stages. "
-        "The training programs (reset, training epoch) of trials 2 and 3 come ready-made from TabRL's "
-        "executable store (`tabrl/executables.py`: no tracing, no lowering, no compile); the small "
-        "programs from JAX's persistent cache (a load instead of an XLA compile, after tracing and "
-        "lowering them). Env-steps/s is the median epoch pace after the first epoch.",
+        "cores), plus Brax's own set-up before the first epoch (optimizer initialisation and "
+        "bookkeeping: about 40 small eager programs). Tracing / lowering / XLA are JAX's own timings of "
+        "those stages. The training programs (reset, training epoch, the networks' init) of trials 2 "
+        "and 3 come ready-made from TabRL's executable store (`tabrl/executables.py`: no tracing, no "
+        "lowering, no compile, loaded in the background while Brax sets up); the small programs from "
+        "JAX's persistent cache (a load instead of an XLA compile, after tracing and lowering them). "
+        "Env-steps/s is the median epoch pace after the first epoch.",
         "",
         "## Ratios",
         "",
