@@ -87,6 +87,10 @@ def _interrupt(*_) -> None:
     raise KeyboardInterrupt
 
 
+def _still_stopping(*_) -> None:
+    print("TabRL: still stopping the API (at most about 45 s)...", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make up", description=__doc__.splitlines()[0])
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("TABRL_API_PORT", 8000)))
@@ -138,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\nTabRL: stopping...", flush=True)
         return 0
     finally:
+        # A second Ctrl-C (or a kill) while stopping must not cut the stop short: that
+        # printed a traceback and skipped the API's SIGTERM/SIGKILL escalation.
+        signal.signal(signal.SIGINT, _still_stopping)
+        signal.signal(signal.SIGTERM, _still_stopping)
         _stop(ui, grace=5.0)
         _stop(server)
 
