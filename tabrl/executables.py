@@ -39,7 +39,6 @@ import json
 import os
 import pickle
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -127,13 +126,11 @@ def program_fingerprint(program_digest: str, env: Any) -> str:
 
 
 class StoreCounter:
-    """What the store did during one run: programs loaded, compiled, and their seconds."""
+    """What the store did during one run: programs loaded and programs compiled."""
 
     def __init__(self) -> None:
         self.loaded = 0
         self.compiled = 0
-        self.load_seconds = 0.0
-        self.compile_seconds = 0.0
 
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -206,7 +203,6 @@ class _Store:
     def load(self, key: str):
         """The executable stored under `key`, or None (absent or unreadable: a damaged file is removed)."""
         path = self.path(key)
-        started = time.monotonic()
         ahead = self._ahead.pop(key, None)
         try:
             if ahead is not None:
@@ -222,14 +218,12 @@ class _Store:
         with contextlib.suppress(OSError):
             os.utime(path)  # least recently used goes first when the store is full
         self.counter.loaded += 1
-        self.counter.load_seconds += time.monotonic() - started
         return compiled
 
-    def save(self, key: str, compiled, seconds: float) -> None:
+    def save(self, key: str, compiled) -> None:
         from jax.experimental import serialize_executable
 
         self.counter.compiled += 1
-        self.counter.compile_seconds += seconds
         try:
             blob = pickle.dumps(serialize_executable.serialize(compiled))
         except Exception:  # an executable this backend cannot serialize: use it, store nothing
@@ -265,15 +259,11 @@ class _Stored:
         key = self._store.key(self._name, self._options, signature)
         compiled = self._store.load(key)
         if compiled is None:
-            started = time.monotonic()
             lowered = self._transformed.lower(*args)
             with _bypassing_jax_cache():
                 compiled = lowered.compile()
-            self._store.save(key, compiled, time.monotonic() - started)
+            self._store.save(key, compiled)
         return compiled
-
-    def lower(self, *args, **kwargs):
-        return self._transformed.lower(*args, **kwargs)
 
 
 @contextlib.contextmanager
