@@ -1,10 +1,16 @@
 """The model catalog: every MuJoCo Playground model, with what a person needs to
 pick one (name, family, sizes, a thumbnail, whether it can run here).
 
-Building it loads every environment (about 10 s for the 54 of Playground 0.2)
-and renders missing thumbnails; the result is cached as JSON in the data
-directory, keyed by the versions and the Menagerie folder it depends on, so a
-warm `tabrl models` imports neither JAX nor Playground.
+Building it cold loads every environment and renders thumbnails (86 s on an idle
+2-core machine), so it is built once by `tabrl models --rebuild-bundle` and
+shipped in the package (`tabrl/catalog_bundle/`, read by `tabrl.catalog_bundle`).
+A fresh install reads the bundle and only works out what depends on this machine:
+whether each robot's meshes are here, and which models have a base policy; it
+probes only models the bundle could not load for want of meshes that are here now.
+The cold path runs only when the installed Playground or MuJoCo differs from the
+bundle's. The result is cached as JSON in the data directory, keyed by the
+versions and the robot folders it depends on, so a warm `tabrl models` imports
+neither JAX nor Playground.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -20,7 +28,6 @@ from pydantic import BaseModel
 
 import tabrl
 from tabrl.model_info import name_and_description
-from tabrl.playground import menagerie_path
 from tabrl.settings import data_dir
 
 Family = Literal["dm_control_suite", "locomotion", "manipulation"]
@@ -46,6 +53,8 @@ class ModelEntry(BaseModel):
     base_policy: bool = False
     available: bool = False
     unavailable_reason: str | None = None
+    meshes_missing: bool = False
+    """Unavailable only because its robot meshes are not here yet; picking it downloads them."""
 
 
 def base_policy_dir(model_id: str) -> Path | None:
@@ -59,14 +68,20 @@ def thumbnail_path(model_id: str) -> Path:
     return data_dir() / "thumbnails" / f"{model_id}.png"
 
 
+Progress = Callable[[int, int], None]  # (models done, models in all)
+
+
+def library_versions() -> dict[str, str]:
+    """What a catalog depends on besides TabRL itself."""
+    return {name: importlib.metadata.version(name) for name in ("playground", "mujoco", "mujoco-mjx")}
+
+
 def _fingerprint() -> str:
-    root = menagerie_path()
-    robots = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
-    versions = {
-        name: importlib.metadata.version(name) for name in ("playground", "mujoco", "mujoco-mjx")
-    }
+    from tabrl import catalog_bundle, menagerie
+
     bases = sorted(p.name for p in BASE_POLICY_ROOT.iterdir()) if BASE_POLICY_ROOT.is_dir() else []
-    key = [CATALOG_FORMAT, tabrl.__version__, versions, str(root), robots, bases]
+    key = [CATALOG_FORMAT, tabrl.__version__, library_versions(), menagerie.installed_robots(), bases,
+           catalog_bundle.digest()]
     return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
 
@@ -111,7 +126,7 @@ def probe_model(model_id: str, family: str) -> ModelEntry:
     try:
         env = load_env(model_id)
     except AssetsMissingError as error:
-        return entry.model_copy(update={"unavailable_reason": str(error)})
+        return entry.model_copy(update={"unavailable_reason": str(error), "meshes_missing": True})
     except Exception as error:  # a model that cannot load must not hide the others
         reason = f"{model_id} failed to load: {type(error).__name__}: {error}"
         return entry.model_copy(update={"unavailable_reason": reason.splitlines()[0]})
@@ -126,45 +141,124 @@ def probe_model(model_id: str, family: str) -> ModelEntry:
     return entry.model_copy(update=update | {"available": True})
 
 
-def build_catalog() -> list[ModelEntry]:
+def build_catalog(progress: Progress | None = None) -> list[ModelEntry]:
+    """The cold path: load every registry model and render its thumbnail."""
     from tqdm import tqdm
 
     from tabrl.playground import family_by_model
 
     models = family_by_model()
-    progress = tqdm(
+    bar = tqdm(
         models.items(),
         desc="Building the model catalog",
         unit="model",
         file=sys.stderr,
         disable=not sys.stderr.isatty(),
     )
-    return [probe_model(model_id, family) for model_id, family in progress]
+    entries = []
+    for model_id, family in bar:
+        if progress:
+            progress(len(entries), len(models))
+        entries.append(probe_model(model_id, family))
+    return entries
+
+
+def _from_bundle(bundled: list[ModelEntry], progress: Progress | None) -> list[ModelEntry]:
+    """The bundle's entries with this machine's facts; probes the few that need it."""
+    from tabrl.catalog_bundle import needs_probe, on_this_machine
+
+    entries = []
+    for entry in bundled:
+        if progress:
+            progress(len(entries), len(bundled))
+        entry = entry.model_copy(update={"base_policy": base_policy_dir(entry.id) is not None})
+        entries.append(probe_model(entry.id, entry.family) if needs_probe(entry) else on_this_machine(entry))
+    return entries
+
+
+def quick_catalog() -> list[ModelEntry] | None:
+    """The catalog without loading any environment: the cache when current, else the bundle
+    with this machine's facts (models that need a probe listed as being checked); None when
+    neither fits (the cold path is needed)."""
+    from tabrl.catalog_bundle import needs_probe, on_this_machine, read_bundle
+
+    cached = _read_cache(_fingerprint())
+    if cached is not None:
+        return cached
+    bundled = read_bundle()
+    if bundled is None:
+        return None
+    checking = "being checked on this machine; it is listed in a moment"
+    return [
+        entry.model_copy(update={"available": False, "meshes_missing": False,
+                                 "unavailable_reason": f"{entry.id} is {checking}"})
+        if needs_probe(entry) else on_this_machine(entry)
+        for entry in bundled
+    ]
 
 
 def _cache_file() -> Path:
     return data_dir() / "catalog.json"
 
 
-def load_catalog(refresh: bool = False) -> list[ModelEntry]:
-    """The catalog, from the cache when it is current, else built and cached."""
+def _read_cache(key: str) -> list[ModelEntry] | None:
+    cache = _cache_file()
+    if not cache.is_file():
+        return None
+    try:
+        cached = json.loads(cache.read_text())
+        if cached.get("key") == key:
+            entries = [ModelEntry.model_validate(e) for e in cached["models"]]
+            if all(e.thumbnail is None or Path(e.thumbnail).is_file() for e in entries):
+                return entries
+    except (ValueError, KeyError, TypeError):
+        pass  # a damaged cache is rebuilt
+    return None
+
+
+def load_catalog(refresh: bool = False, progress: Progress | None = None) -> list[ModelEntry]:
+    """The catalog: the cache when current, else the bundle (cold build when it does not fit
+    the installed libraries, or with `refresh`), cached."""
+    from tabrl.catalog_bundle import read_bundle
+
     cache = _cache_file()
     key = _fingerprint()
-    if not refresh and cache.is_file():
-        try:
-            cached = json.loads(cache.read_text())
-            if cached.get("key") == key:
-                entries = [ModelEntry.model_validate(e) for e in cached["models"]]
-                if all(e.thumbnail is None or Path(e.thumbnail).is_file() for e in entries):
-                    return entries
-        except (ValueError, KeyError, TypeError):
-            pass  # a damaged cache is rebuilt
-    entries = build_catalog()
-    tmp = cache.with_suffix(".tmp")
+    if not refresh:
+        cached = _read_cache(key)
+        if cached is not None:
+            return cached
+    bundled = None if refresh else read_bundle()
+    entries = build_catalog(progress) if bundled is None else _from_bundle(bundled, progress)
+    _write_cache(key, entries)
+    return entries
+
+
+def _write_cache(key: str, entries: list[ModelEntry]) -> None:
+    cache = _cache_file()
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
     payload = {"key": key, "models": [e.model_dump(mode="json") for e in entries]}
     tmp.write_text(json.dumps(payload, indent=1))
     tmp.replace(cache)
-    return entries
+
+
+def fetch_meshes(model_id: str, progress=None) -> ModelEntry:
+    """Download the robot meshes `model_id` needs (`tabrl.menagerie`), then probe the models
+    that were waiting for them and update the cache; the model's new entry.
+
+    Raises `MeshFetchError` (one sentence: offline, server failure, damaged archive)."""
+    from tabrl import menagerie
+    from tabrl.playground import check_model_id, ensure_meshes
+
+    check_model_id(model_id)
+    entries = load_catalog()
+    ensure_meshes(model_id, progress)
+    fetched = set(menagerie.robots_for(model_id) or ())
+    entries = [
+        probe_model(e.id, e.family) if not e.available and fetched & set(menagerie.robots_for(e.id) or ()) else e
+        for e in entries
+    ]
+    _write_cache(_fingerprint(), entries)
+    return next(e for e in entries if e.id == model_id)
 
 
 def get_model(model_id: str) -> ModelEntry:

@@ -28,6 +28,10 @@ def _print_json(payload) -> None:
 def _cmd_models(args: argparse.Namespace) -> None:
     from tabrl.catalog import format_table, load_catalog
 
+    if args.rebuild_bundle:
+        from tabrl.catalog_bundle import write_bundle
+
+        print(f"tabrl: wrote {write_bundle(load_catalog(refresh=True))}", file=sys.stderr)
     catalog = load_catalog(refresh=args.refresh)
     if args.json:
         _print_json([entry.model_dump(mode="json") for entry in catalog])
@@ -39,6 +43,8 @@ def _add_models(sub) -> None:
     p = sub.add_parser("models", help="list every MuJoCo Playground model TabRL can train")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--refresh", action="store_true", help="rebuild the cached catalog")
+    p.add_argument("--rebuild-bundle", action="store_true",
+                   help="load every model and write the catalog shipped in the package (tabrl/catalog_bundle/)")
     p.set_defaults(func=_cmd_models)
 
 
@@ -111,6 +117,26 @@ def _parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _fetch_meshes(model_id: str):
+    """Download a model's robot meshes with a progress bar, then its catalog entry again."""
+    from tqdm import tqdm
+
+    from tabrl.catalog import fetch_meshes
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(robot: str, done: int, total: int) -> None:
+        bar = bars.setdefault(robot, tqdm(total=total, desc=f"{robot} meshes", unit="B", unit_scale=True,
+                                          file=sys.stderr))
+        bar.update(done - bar.n)
+
+    try:
+        return fetch_meshes(model_id, progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
 def _cmd_train(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
@@ -120,6 +146,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     check_num_steps(args.steps)
     entry = get_model(args.model)
+    if not entry.available and entry.meshes_missing:
+        entry = _fetch_meshes(args.model)
     if not entry.available:
         raise UserError(f"{args.model} cannot run here: {entry.unavailable_reason}")
     base = base_policy_dir(args.model) if args.base_policy is not False else None
@@ -263,6 +291,41 @@ def _add_pretrain(sub) -> None:
     p.set_defaults(func=_cmd_pretrain)
 
 
+# --- tabrl import-policy (base policies from Playground's ONNX files) ----------------------
+
+
+def _cmd_import_policy(args: argparse.Namespace) -> None:
+    from tabrl.base_policy import PolicyFileError, import_policy
+    from tabrl.catalog import BASE_POLICY_ROOT
+
+    onnx_path = Path(args.onnx)
+    if not onnx_path.is_file():
+        raise UserError(f"{onnx_path} does not exist")
+    out = Path(args.out) if args.out else BASE_POLICY_ROOT / args.model
+    if (out / "params.msgpack").exists() and not args.force:
+        raise UserError(f"{out} already holds a checkpoint; pass --force to replace it")
+    print(f"converting {onnx_path.name} into a base policy for {args.model} in {out}...", file=sys.stderr)
+    try:
+        record = import_policy(onnx_path, args.model, out)
+    except PolicyFileError as error:
+        raise UserError(str(error)) from None
+    if args.json:
+        _print_json(record)
+    else:
+        print(f"{out}: from {record['source']} ({record['license']}); check: max abs difference "
+              f"{record['check']['max_abs_difference']:.1e} against the ONNX graph")
+
+
+def _add_import_policy(sub) -> None:
+    p = sub.add_parser("import-policy", help="make a MuJoCo Playground ONNX policy a model's base policy")
+    p.add_argument("--onnx", required=True, help="a policy Playground publishes, e.g. go1_policy.onnx")
+    p.add_argument("--model", required=True, help="the Playground model it was trained on")
+    p.add_argument("--out", help="checkpoint folder (default: tabrl/base_policies/MODEL, what the catalog uses)")
+    p.add_argument("--force", action="store_true", help="replace a checkpoint already in --out")
+    p.add_argument("--json", action="store_true", help="print the provenance record as JSON")
+    p.set_defaults(func=_cmd_import_policy)
+
+
 # --- tabrl bench ----------------------------------------------------------------------
 
 
@@ -295,12 +358,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render(sub)
     _add_bench(sub)
     _add_pretrain(sub)
+    _add_import_policy(sub)
     _add_serve(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from tabrl.menagerie import MeshFetchError
     from tabrl.playground import AssetsMissingError, UnknownModelError
     from tabrl.rewards.prompt import PromptError
     from tabrl.rewards.variants import VariantError
@@ -308,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args.func(args)
-    except (UserError, UnknownModelError, AssetsMissingError, StepsError, PromptError, VariantError) as error:
+    except (UserError, UnknownModelError, AssetsMissingError, MeshFetchError, StepsError, PromptError,
+            VariantError) as error:
         print(f"tabrl {args.command}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -5,9 +5,11 @@ Two things differ from calling `mujoco_playground.registry.load` directly:
 * Robot meshes. Locomotion and manipulation environments read MuJoCo Menagerie
   from `mujoco_playground._src.mjx_env.MENAGERIE_PATH` (a folder inside
   site-packages) and, when it is missing, `git clone` it with no time limit.
-  TabRL points that path at `TABRL_MENAGERIE_DIR` when it is set, and never
-  lets Playground start a clone: a missing Menagerie is an `AssetsMissingError`
-  that says how to fix it. (Decision: patch the module attribute at run time
+  TabRL points that path, per model and before loading it, at the folder that
+  holds the model's robots (`tabrl.menagerie`: `TABRL_MENAGERIE_DIR`, else the
+  Go1 shipped in the package, else robots downloaded into the data folder), and
+  never lets Playground start a clone: missing meshes are an `AssetsMissingError`
+  that says how to get them. (Decision: patch the module attribute at run time
   rather than symlink into site-packages, so the virtual environment stays
   exactly what the lock file installed.)
 * The simulator implementation. Playground 0.2 defaults to MuJoCo Warp, which is
@@ -67,12 +69,11 @@ def check_model_id(model_id: str) -> str:
     )
 
 
-def menagerie_path() -> Path:
-    """The Menagerie folder TabRL makes Playground read: `TABRL_MENAGERIE_DIR`, else
-    Playground's own `external_deps/mujoco_menagerie` in site-packages.
+def playground_menagerie_path() -> Path:
+    """`TABRL_MENAGERIE_DIR`, else Playground's own `external_deps/mujoco_menagerie`: the
+    root for a model `tabrl.menagerie` has no robot table for (a newer Playground).
 
-    Cheap: it finds Playground's folder without importing it (the catalog's warm
-    path uses this for its cache key)."""
+    Cheap: it finds Playground's folder without importing it."""
     override = menagerie_dir_override()
     if override is not None:
         return override
@@ -82,25 +83,54 @@ def menagerie_path() -> Path:
     return Path(spec.origin).parent.parent / "external_deps" / "mujoco_menagerie"
 
 
-def _point_playground_at_menagerie() -> Path:
-    from etils import epath
-    from mujoco_playground._src import mjx_env
-
-    root = menagerie_path()
-    mjx_env.MENAGERIE_PATH = epath.Path(root)
-    return root
-
-
 def needs_menagerie(model_id: str) -> bool:
     return family_by_model()[check_model_id(model_id)] != "dm_control_suite"
 
 
 def menagerie_fix_hint() -> str:
     return (
-        f"Install the robot meshes: `git clone {MENAGERIE_REPO} DIR` and set "
-        "TABRL_MENAGERIE_DIR=DIR (offline: copy a Menagerie checkout, or the "
-        "robot's folder of one, to DIR)."
+        "TabRL downloads a robot's meshes when you pick it (`tabrl train --model ID` or the UI), which "
+        f"needs the internet; offline, `git clone {MENAGERIE_REPO} DIR` elsewhere, copy it here "
+        "and set TABRL_MENAGERIE_DIR=DIR."
     )
+
+
+def missing_meshes_reason(model_id: str) -> str | None:
+    """One sentence and the fix when a model's robot meshes are not on this machine; None when they are."""
+    from tabrl import menagerie
+
+    robots = menagerie.robots_for(model_id)
+    if robots is None:
+        root = playground_menagerie_path()
+        return None if root.is_dir() else (
+            f"{model_id} needs MuJoCo Menagerie meshes, and {root} does not exist. " + menagerie_fix_hint())
+    absent = menagerie.missing(robots)
+    if not absent:
+        return None
+    size = menagerie.download_size(tuple(absent))
+    size_text = f", a {size / 2**20:.1f} MB download" if size else ""
+    return (f"{model_id} needs the {' and '.join(absent)} meshes{size_text}, not on this machine yet. "
+            + menagerie_fix_hint())
+
+
+def menagerie_root(model_id: str) -> Path:
+    """The Menagerie root Playground must read for `model_id` (`AssetsMissingError` if none holds it)."""
+    from tabrl import menagerie
+
+    reason = missing_meshes_reason(model_id)
+    if reason:
+        raise AssetsMissingError(reason)
+    robots = menagerie.robots_for(model_id)
+    return playground_menagerie_path() if robots is None else menagerie.root_for(robots)
+
+
+def ensure_meshes(model_id: str, progress=None) -> None:
+    """Download the model's robot meshes if no root holds them yet (`MeshFetchError` on failure)."""
+    from tabrl import menagerie
+
+    robots = menagerie.robots_for(check_model_id(model_id)) if needs_menagerie(model_id) else None
+    if robots:
+        menagerie.fetch_robots(robots, progress=progress)
 
 
 def default_impl() -> str:
@@ -129,13 +159,13 @@ def load_env(model_id: str, config_overrides: dict[str, Any] | None = None):
 
     check_model_id(model_id)
     overrides = dict(config_overrides or {})
+    root = None
     if needs_menagerie(model_id):
-        root = _point_playground_at_menagerie()
-        if not root.is_dir():
-            raise AssetsMissingError(
-                f"{model_id} needs MuJoCo Menagerie meshes, and {root} does not exist. "
-                + menagerie_fix_hint()
-            )
+        from etils import epath
+        from mujoco_playground._src import mjx_env
+
+        root = menagerie_root(model_id)
+        mjx_env.MENAGERIE_PATH = epath.Path(root)
     if "impl" in default_config(model_id):
         overrides.setdefault("impl", default_impl())
     try:
@@ -145,6 +175,6 @@ def load_env(model_id: str, config_overrides: dict[str, Any] | None = None):
             raise
         missing = str(error).split("Error opening file", 1)[1].split("\n", 1)[0].strip(" ':")
         raise AssetsMissingError(
-            f"{model_id}: robot mesh {missing!r} not found under {menagerie_path()}. "
+            f"{model_id}: robot mesh {missing!r} not found under {root}. "
             + menagerie_fix_hint()
         ) from error

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, SHARED_MENAGERIE
+from conftest import REPO
 
 TABRL = [sys.executable, "-m", "tabrl.cli"]
 REQUIRED = {
@@ -51,48 +51,65 @@ def test_catalog_lists_every_registry_model_in_order(catalog):
             assert entry["unavailable_reason"], entry["id"]
 
 
-@pytest.mark.skipif(not SHARED_MENAGERIE.is_dir(), reason="needs ../shared/assets/menagerie")
 @pytest.mark.parametrize("model_id, obs, act", [("Go1JoystickFlatTerrain", 48, 12), ("CartpoleBalance", 5, 1)])
-def test_hero_models_are_available_with_png_thumbnails(catalog, model_id, obs, act):
+def test_hero_models_are_available_with_thumbnails(catalog, model_id, obs, act):
     entry = catalog[model_id]
     assert entry["available"], entry["unavailable_reason"]
     assert (entry["observation_size"], entry["action_size"]) == (obs, act)
-    thumbnail = Path(entry["thumbnail"])
-    assert thumbnail.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert Image.open(thumbnail).size == (320, 240)
+    thumbnail = Image.open(entry["thumbnail"])
+    assert thumbnail.format in ("PNG", "JPEG") and thumbnail.size == (320, 240)
+
+
+def test_every_go1_model_loads_with_nothing_set(tmp_path):
+    """The Go1 meshes ship in the package: no TABRL_MENAGERIE_DIR, an empty data folder, no network."""
+    code = (
+        "from tabrl.playground import family_by_model, load_env;"
+        "ids = [m for m in family_by_model() if m.startswith('Go1')];"
+        "print(*[f'{m}={load_env(m).action_size}' for m in ids])"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TABRL_MENAGERIE_DIR"}
+    env["TABRL_DATA_DIR"] = str(tmp_path / "data")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr
+    loaded = dict(item.split("=") for item in result.stdout.split())
+    assert {"Go1JoystickFlatTerrain", "Go1JoystickRoughTerrain"} <= set(loaded)
+    assert set(loaded.values()) == {"12"}
+    assert not (tmp_path / "data" / "menagerie").exists()  # nothing was downloaded
 
 
 def test_models_without_meshes_are_unavailable_with_a_fix(tmp_path):
-    """An empty Menagerie folder: Go1 is reported, not crashed on, and no clone starts."""
+    """An empty Menagerie folder: the G1 and the Panda are reported, not crashed on, no clone
+    starts; the Go1 still comes from the package."""
     empty = tmp_path / "menagerie"
     empty.mkdir()
     code = (
         "import json; from tabrl.catalog import probe_model;"
         "print(json.dumps([probe_model(m, f).model_dump() for m, f in "
-        "[('Go1JoystickFlatTerrain', 'locomotion'), ('PandaPickCube', 'manipulation')]]))"
+        "[('G1JoystickFlatTerrain', 'locomotion'), ('PandaPickCube', 'manipulation'),"
+        " ('Go1JoystickFlatTerrain', 'locomotion')]]))"
     )
     env = {**os.environ, "TABRL_MENAGERIE_DIR": str(empty), "TABRL_DATA_DIR": str(tmp_path / "data")}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
-    for entry in json.loads(result.stdout.splitlines()[-1]):
-        assert entry["available"] is False
+    g1, panda, go1 = json.loads(result.stdout.splitlines()[-1])
+    for entry in (g1, panda):
+        assert entry["available"] is False and entry["meshes_missing"] is True
         assert entry["thumbnail"] is None
         assert "TABRL_MENAGERIE_DIR" in entry["unavailable_reason"]
+    assert "unitree_g1 meshes" in g1["unavailable_reason"]
+    assert go1["available"] is True
     assert list(empty.iterdir()) == []  # nothing was cloned into it
 
 
-def test_missing_menagerie_folder_is_a_clear_error_not_a_clone(tmp_path):
+def test_missing_meshes_are_a_clear_error_not_a_clone(tmp_path, monkeypatch):
     from tabrl.playground import AssetsMissingError, load_env
 
-    os.environ["TABRL_MENAGERIE_DIR"], saved = str(tmp_path / "nowhere"), os.environ.get("TABRL_MENAGERIE_DIR")
-    try:
-        with pytest.raises(AssetsMissingError, match="does not exist.*git clone"):
-            load_env("Go1JoystickFlatTerrain")
-    finally:
-        os.environ["TABRL_MENAGERIE_DIR"] = saved or ""
-        if saved is None:
-            del os.environ["TABRL_MENAGERIE_DIR"]
+    monkeypatch.setenv("TABRL_MENAGERIE_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("TABRL_DATA_DIR", str(tmp_path / "data"))
+    with pytest.raises(AssetsMissingError, match="unitree_g1 meshes.*git clone"):
+        load_env("G1JoystickFlatTerrain")
     assert not (tmp_path / "nowhere").exists()
+    assert not (tmp_path / "data" / "menagerie").exists()
 
 
 def test_unknown_model_suggests_close_names():
@@ -119,7 +136,6 @@ def _robot_pixels(model_id: str) -> tuple[np.ndarray, np.ndarray]:
     return thumbnail, empty
 
 
-@pytest.mark.skipif(not SHARED_MENAGERIE.is_dir(), reason="needs ../shared/assets/menagerie")
 @pytest.mark.parametrize("model_id", ["Go1JoystickFlatTerrain", "CartpoleBalance"])
 def test_thumbnail_shows_the_robot_in_frame(catalog, model_id):
     thumbnail, empty = _robot_pixels(model_id)
@@ -155,16 +171,50 @@ def test_warm_catalog_imports_neither_jax_nor_playground(catalog):
     assert result.stdout.split() == [str(len(catalog)), "False", "False"], result.stderr
 
 
-def test_thumbnails_are_rendered_only_when_missing(catalog):
-    from tabrl.catalog import load_catalog, thumbnail_path
+def test_fresh_install_reads_the_bundled_catalog(tmp_path):
+    """An empty data folder, nothing set: every model listed at once from the package's bundle,
+    without loading an environment, the Go1 ready with its bundled thumbnail."""
+    code = (
+        "import json, sys, time; t = time.monotonic(); from tabrl.catalog import load_catalog;"
+        "entries = load_catalog(); dt = time.monotonic() - t;"
+        "print(json.dumps({'seconds': dt, 'jax': 'jax' in sys.modules,"
+        " 'playground': 'mujoco_playground' in sys.modules, 'models': [e.model_dump() for e in entries]}))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TABRL_MENAGERIE_DIR"}
+    env["TABRL_DATA_DIR"] = str(tmp_path / "data")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.splitlines()[-1])
+    assert not out["jax"] and not out["playground"]
+    assert out["seconds"] < 3, out["seconds"]
+    models = {entry["id"]: entry for entry in out["models"]}
+    from mujoco_playground import registry
 
+    assert list(models) == list(registry.ALL_ENVS)
+    go1 = models["Go1JoystickFlatTerrain"]
+    assert go1["available"] and go1["observation_size"] == 48
+    assert Path(go1["thumbnail"]).is_relative_to(REPO / "tabrl" / "catalog_bundle")
+    assert sum(bool(entry["thumbnail"]) for entry in models.values()) >= 25
+    g1 = models["G1JoystickFlatTerrain"]
+    assert not g1["available"] and g1["meshes_missing"] and "unitree_g1" in g1["unavailable_reason"]
+
+
+def test_bundle_is_small():
+    bundle = REPO / "tabrl" / "catalog_bundle"
+    size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file())
+    assert size < 1_000_000, size
+
+
+def test_thumbnails_are_rendered_only_when_missing(tmp_path, monkeypatch):
+    from tabrl.catalog import probe_model, thumbnail_path
+
+    monkeypatch.setenv("TABRL_DATA_DIR", str(tmp_path))
+    entry = probe_model("CartpoleBalance", "dm_control_suite")
     thumb = thumbnail_path("CartpoleBalance")
+    assert entry.thumbnail == str(thumb) and thumb.is_file()
     before = thumb.stat().st_mtime_ns
-    load_catalog()
+    probe_model("CartpoleBalance", "dm_control_suite")
     assert thumb.stat().st_mtime_ns == before
-    thumb.unlink()
-    entry = next(e for e in load_catalog() if e.id == "CartpoleBalance")
-    assert Path(entry.thumbnail).is_file()
 
 
 def test_core_package_imports_neither_ray_nor_streamlit():
