@@ -153,11 +153,14 @@ def describe(model: mujoco.MjModel, states: dict[str, np.ndarray], fps: float, f
         pitch=_trace(pitch, step), yaw=_trace(heading if floating else None, step), sway=_trace(sway, step),
         height=_trace(height, step), upright=_trace(up, step),
     )  # fmt: skip
-    names = tuple(j[0] for j in joints_info)
-    osc = lambda x: None if x is None else dominant_oscillation(x, fps)  # noqa: E731
+    is_go1 = tuple(j[0] for j in joints_info) == tuple(name.lower() for name in GO1_JOINTS) and len(feet) == 4
+
+    def osc(x: np.ndarray | None):
+        return None if x is None else dominant_oscillation(x, fps)
+
     return BehaviourReport(
         family=family,
-        features="go1" if names == tuple(n.lower() for n in GO1_JOINTS) and len(feet) == 4 else "generic",
+        features="go1" if is_go1 else "generic",
         body=model.body(body).name,
         floating_base=floating,
         fps=float(fps),

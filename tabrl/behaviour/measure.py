@@ -28,7 +28,8 @@ _LEVELS = {
     "airborne": "airborne_fraction", "feet_in_contact": "feet_in_contact_mean",
     "feet_air_time": "mean_air_time",
 }  # fmt: skip
-# feature -> (report oscillation field, its level field (None: not measured), is a rate)
+# feature -> (report oscillation field, a field that is None when the model cannot have
+# it (then: not measured), whether the feature is the rate of that signal)
 _OSCILLATIONS = {
     "roll": ("roll", "roll_mean", False), "pitch": ("pitch", "pitch_mean", False),
     "base_height": ("height", "height_mean", False), "root_height": ("height", "height_mean", False),
@@ -71,12 +72,12 @@ def level(feature: str, report: BehaviourReport) -> float | None:
     if joints is not None:
         idx, kind = joints
         items = [report.joints[i] for i in idx]
-        if kind == "velocity" and not feature.startswith("vel_"):
-            return float(np.sqrt(np.mean([j.rms_velocity**2 for j in items])))
-        if kind == "velocity":
+        if feature.startswith("vel_"):
             return items[0].mean_velocity
-        return float(np.mean([j.offset if report.features == "go1" and not feature.startswith("pos_") else j.mean
-                              for j in items]))  # fmt: skip
+        if kind == "velocity":  # a group: its size, as penalties and maximize read it
+            return float(np.sqrt(np.mean([j.rms_velocity**2 for j in items])))
+        go1_angles = report.features == "go1" and feature.endswith("_angles")  # offsets from home
+        return float(np.mean([j.offset if go1_angles else j.mean for j in items]))
     feet = _foot_indices(feature, report)
     if feet is not None:
         return float(np.mean([report.feet[i].mean_height for i in feet]))
