@@ -190,12 +190,15 @@ def render_policy_video(
     """
     import jax
 
-    from tabrl.playground import family_by_model, load_env
-    from tabrl.training import load_policy
+    from tabrl.playground import family_by_model
+    from tabrl.rewards.spec import RewardSpec
+    from tabrl.training import load_policy, policy_env
     from tabrl.video import write_mp4
 
     policy, meta = load_policy(checkpoint)
-    env = load_env(meta["model_id"])
+    # The approach's command and phase clock, as in training (a base policy: stand in place).
+    spec = RewardSpec.model_validate(meta["reward"]) if meta.get("reward") else None
+    env = policy_env(meta["model_id"], spec)
     states = rollout_states(env, policy, seconds, fps, seed=seed)
     if fast is None:
         fast = jax.default_backend() == "cpu"

@@ -624,6 +624,7 @@ def train_approach(
     import jax
     from brax.training.agents.ppo import train as ppo
 
+    from tabrl.controls import CONTROLS_KEY, ControlledEnv, controls_of, fill_controls
     from tabrl.playground import load_env
     from tabrl.settings import executable_store_enabled
 
@@ -632,7 +633,11 @@ def train_approach(
         accelerator = jax.default_backend() != "cpu"
     if config is None:
         config = scaled_ppo_config(model_id, num_steps, accelerator=accelerator)
-    env = base_env = load_env(model_id)
+    base_env = load_env(model_id)
+    # The approach's command held fixed and the phase observed (tabrl.controls); a run on the
+    # environment's own reward (a base policy) keeps the environment's random commands.
+    controls = controls_of(spec)
+    env = ControlledEnv(base_env, controls, placeholder=spec is not None, hold_command=spec is not None)
     metric_names: dict[str, str] = {}  # on-device name (without "reward/") -> term name
     reward_key: Any = "environment reward"
     if spec is not None:
@@ -645,7 +650,20 @@ def train_approach(
     term_metrics = tuple(f"reward/{n}" for n in env.position_names) if spec is not None else ()
     totals = _EpisodeTotals({f"reward/{k}": v for k, v in metric_names.items()})
     term_names = set(metric_names.values()) if spec is not None else None
-    restore = load_params(base_checkpoint) if base_checkpoint else None
+    restore, warm_up = None, None
+    if base_checkpoint:
+        restore = load_params(base_checkpoint)
+        if not read_checkpoint_config(base_checkpoint).get("value_trained", True):
+            from tabrl.finetune import warm_up_critic
+
+            info = {CONTROLS_KEY: controls}
+            if spec is not None:
+                from tabrl.rewards.wrapper import PARAMS_KEY
+
+                info[PARAMS_KEY] = env.params
+            networks, _ = checkpoint_networks(config, env)
+            restore, warm_up = warm_up_critic(env, networks, restore, discounting=config.discounting,
+                                              reward_scaling=config.reward_scaling, info=info, seed=seed)
     digest = program_digest(model_id, config, reward_key)
     lock = None
     if compile_cache is not None:
@@ -667,6 +685,7 @@ def train_approach(
         if env_state is None:
             raise RuntimeError("could not find Brax's environment state to give it the reward's numbers")
         fill_params(env_state, env.params)
+        fill_controls(env_state, controls)
         filled = True
 
     def on_metrics(step: int, metrics: dict) -> None:
@@ -733,6 +752,8 @@ def train_approach(
         "xla_seconds": round(cache.seconds["xla"], 2),
         "executables_loaded": executables.loaded if executables else 0,
         "executables_compiled": executables.compiled if executables else 0,
+        "critic_warm_up": warm_up,
+        "base_checkpoint": str(base_checkpoint) if base_checkpoint else None,
         "started_at": wall_started_at,
         "training_started_at": wall_started_at + (started - wall_started),
         "finished_at": time.time(),
@@ -779,6 +800,8 @@ def save_checkpoint(out_dir: Path, model_id: str, config: PPOConfig, params, spe
         "reward": spec.model_dump(mode="json") if spec is not None else None,
         "history": [p.model_dump(mode="json") for p in history],
         "run": run or {},
+        # An imported base policy has no value network (tabrl.base_policy): a fine-tune warms one up.
+        "value_trained": not (run or {}).get("base_policy"),
     }
     (out_dir / "config.json").write_text(json.dumps(meta, indent=1))
     return out_dir
@@ -800,31 +823,24 @@ def read_checkpoint_config(checkpoint: Path) -> dict:
     return meta
 
 
-def _networks_for(meta: dict, env):
-    from brax.training.acme import running_statistics
-    from brax.training.agents.ppo import networks as ppo_networks
-
-    config = PPOConfig.model_validate(meta["ppo"])
-    obs_size = env.observation_size
-    preprocess = running_statistics.normalize if config.normalize_observations else (lambda x, y: x)
-    networks = _network_factory(config)(
-        obs_size, env.action_size, preprocess_observations_fn=preprocess
-    )
-    return networks, ppo_networks
-
-
-def load_params(checkpoint: Path):
-    """The (normalizer, policy, value) parameters of a checkpoint, as Brax's types."""
-    import jax
-    from brax.training.acme import running_statistics, specs
-    from flax import serialization
-
+def policy_env(model_id: str, spec=None, *, hold_command: bool = True):
+    """The environment a TabRL policy acts in: Playground's, with the approach's controls
+    (`tabrl.controls`): its command held fixed (zero without a spec) and the phase observed."""
+    from tabrl.controls import ControlledEnv, controls_of
     from tabrl.playground import load_env
 
-    meta = read_checkpoint_config(checkpoint)
-    env = load_env(meta["model_id"])
-    networks, _ = _networks_for(meta, env)
-    key_policy, key_value = jax.random.split(jax.random.PRNGKey(0))
+    return ControlledEnv(load_env(model_id), controls_of(spec), hold_command=hold_command)
+
+
+def checkpoint_networks(config: PPOConfig, env, seed: int = 0):
+    """Brax's PPO networks for `config` on `env`, and freshly initialised
+    (normaliser, policy, value) parameters: the template a checkpoint loads into."""
+    import jax
+    from brax.training.acme import running_statistics, specs
+
+    preprocess = running_statistics.normalize if config.normalize_observations else (lambda x, y: x)
+    networks = _network_factory(config)(env.observation_size, env.action_size, preprocess_observations_fn=preprocess)
+    key_policy, key_value = jax.random.split(jax.random.PRNGKey(seed))
     # observation_size is an int, or for dict observations {key: shape tuple}:
     # the tuples are leaves here, not pytrees to map into.
     obs_shape = jax.tree_util.tree_map(
@@ -837,6 +853,15 @@ def load_params(checkpoint: Path):
         networks.policy_network.init(key_policy),
         networks.value_network.init(key_value),
     )
+    return networks, template
+
+
+def load_params(checkpoint: Path):
+    """The (normalizer, policy, value) parameters of a checkpoint, as Brax's types."""
+    from flax import serialization
+
+    meta = read_checkpoint_config(checkpoint)
+    _, template = checkpoint_networks(PPOConfig.model_validate(meta["ppo"]), policy_env(meta["model_id"]))
     state = serialization.msgpack_restore((Path(checkpoint) / "params.msgpack").read_bytes())
     return serialization.from_state_dict(template, state)
 
@@ -844,13 +869,10 @@ def load_params(checkpoint: Path):
 def load_policy(checkpoint: Path, deterministic: bool = True):
     """A jitted `policy(obs, key) -> action` and the checkpoint's metadata."""
     import jax
-
-    from tabrl.playground import load_env
+    from brax.training.agents.ppo import networks as ppo_networks
 
     meta = read_checkpoint_config(checkpoint)
-    env = load_env(meta["model_id"])
-    networks, ppo_networks = _networks_for(meta, env)
+    networks, _ = checkpoint_networks(PPOConfig.model_validate(meta["ppo"]), policy_env(meta["model_id"]))
     params = load_params(checkpoint)
-    make_policy = ppo_networks.make_inference_fn(networks)
-    policy = make_policy(params[:2], deterministic=deterministic)
+    policy = ppo_networks.make_inference_fn(networks)(params[:2], deterministic=deterministic)
     return jax.jit(lambda obs, key: policy(obs, key)[0]), meta

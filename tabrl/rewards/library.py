@@ -66,7 +66,41 @@ def approach(family: str, name: str, description: str, *terms: Term, stability: 
     all_terms = list(terms)
     if stability and not any(t.feature == stability_term_feature(family) for t in terms):
         all_terms.append(stability_term(family, stability))
-    return Approach(name=name, description=description, reward=RewardSpec(clock_hz=clock_hz, terms=all_terms))
+    spec = RewardSpec(clock_hz=clock_hz, terms=all_terms)
+    return Approach(name=name, description=description, reward=with_controls(spec, family))
+
+
+# The velocity features a joystick command drives, and the command's field for each.
+COMMAND_FEATURES = {"forward_velocity": "forward", "lateral_velocity": "sideways", "yaw_rate": "turn"}
+
+
+def with_controls(spec: RewardSpec, family: str) -> RewardSpec:
+    """The spec with its phase clock and (for models with a joystick command) its command
+    read off its own terms, so every approach follows one rule, whoever wrote its terms:
+
+    * clock: the frequency of the strongest rhythmic term, so the phase the policy
+      observes (`tabrl.controls`) is the beat that term rewards;
+    * command: each `track` (or `maximize`) term on a velocity the command drives asks for that speed
+      (clipped to the range the base policy learned), so the base walks or turns
+      there from the first step and the fine-tune adds the style; rhythmic terms on
+      those velocities (a wag, a shuffle) are style, not travel, and leave it at zero.
+    """
+    from tabrl.rewards.spec import COMMAND_LIMITS, Command
+
+    rhythmic = [t for t in spec.terms if t.kind == "oscillate" and t.frequency > 0]
+    clock_hz = max(rhythmic, key=lambda t: abs(t.weight)).frequency if rhythmic else spec.clock_hz
+    command = None
+    if family == "go1":
+        speeds = {}
+        for term in spec.terms:
+            field = COMMAND_FEATURES.get(term.feature or "")
+            if field and term.weight > 0 and term.kind in ("track", "maximize"):
+                # maximize's tanh is nearly saturated one tolerance past its target
+                speed = term.target if term.kind == "track" else term.target + term.tolerance
+                limit = COMMAND_LIMITS[field]
+                speeds[field] = round(max(-limit, min(limit, speed)), 3)
+        command = Command(**speeds)
+    return spec.model_copy(update={"clock_hz": clock_hz, "command": command})
 
 
 @dataclass(frozen=True)

@@ -160,14 +160,25 @@ def llm_messages(model_id: str, prompt: str, catalog: list[FeatureInfo], variant
         "three approaches clearly different from the usual ones: other body parts, rhythms, poses or "
         "motions, with new names.\n" if variant else ""
     )
+    command_field, command_doc = "", ""
+    if family == "go1":  # the joystick models: a base policy walks where the command says
+        command_field = ', "command": {{"forward": m/s, "sideways": m/s, "turn": rad/s}}'
+        command_doc = (
+            "The command is held fixed for the whole episode and the robot's base policy already walks\n"
+            "where it says (forward -1.5..1.5, sideways -0.8..0.8, turn -1.2..1.2); all zero: stand in place.\n"
+            "Set it when the prompt implies travel or turning (slow forward for a moon walk, a turn to spin);\n"
+            "the terms then add the style.\n"
+        )
     system = f"""You design reward functions for reinforcement learning in MuJoCo Playground.
 A person picked the robot model {model_id} and typed a prompt saying what it should do.
 Propose exactly three different interpretations of the prompt as reward specs:
 1. literal: what the words say; 2. playful: a fun, exaggerated reading; 3. stable: a gentler
 version that keeps the robot safely on its feet.
 {again}
-A reward spec is data, not code: {{"clock_hz": <phase clock Hz>, "terms": [<2 to 6 terms>]}}.
-Each term: {{"name": snake_case, "kind": one of the kinds below, "feature": a feature name,
+A reward spec is data, not code: {{"clock_hz": <phase clock Hz>, "terms": [<2 to 6 terms>]{command_field}}}.
+The robot's policy observes the phase clock (sin and cos of 2 pi clock_hz t): give rhythmic
+terms the spec's clock_hz as their frequency (or frequency 0), so it can keep the beat.
+{command_doc}Each term: {{"name": snake_case, "kind": one of the kinds below, "feature": a feature name,
 "weight", "target", "tolerance", "frequency", "amplitude", "phase"}}.
 {TERM_KINDS_DOC}
 Bounds: weight -10..10, target within the feature's range, tolerance 0.001..100,

@@ -83,6 +83,39 @@ class Term(BaseModel):
         return self
 
 
+COMMAND_LIMITS = {"forward": 1.5, "sideways": 0.8, "turn": 1.2}
+"""The joystick models' command range (Playground's `command_config.a` for Go1): the base
+policies were trained on commands within it."""
+
+
+class Command(BaseModel):
+    """A velocity command held fixed for the whole episode, for models that take one (the
+    joystick models): the base policy walks where it says, the reward adds the style."""
+
+    model_config = _FROZEN
+
+    forward: float = Field(default=0.0, ge=-COMMAND_LIMITS["forward"], le=COMMAND_LIMITS["forward"],
+                           description="m/s along the body's heading (negative: backwards)")
+    sideways: float = Field(default=0.0, ge=-COMMAND_LIMITS["sideways"], le=COMMAND_LIMITS["sideways"],
+                            description="m/s to the body's left (negative: right)")
+    turn: float = Field(default=0.0, ge=-COMMAND_LIMITS["turn"], le=COMMAND_LIMITS["turn"],
+                        description="rad/s, counter-clockwise seen from above (negative: clockwise)")
+
+    def as_array(self) -> list[float]:
+        return [self.forward, self.sideways, self.turn]
+
+    def describe(self) -> str:
+        """In words, for the approach card: "stand in place", "forward 0.3 m/s, turn left 0.5 rad/s"."""
+        parts = []
+        if self.forward:
+            parts.append(f"{'forward' if self.forward > 0 else 'backward'} {abs(self.forward):g} m/s")
+        if self.sideways:
+            parts.append(f"{'left' if self.sideways > 0 else 'right'} {abs(self.sideways):g} m/s")
+        if self.turn:
+            parts.append(f"turn {'left' if self.turn > 0 else 'right'} {abs(self.turn):g} rad/s")
+        return ", ".join(parts) or "stand in place"
+
+
 class RewardSpec(BaseModel):
     """A reward as data: named terms plus a phase clock for rhythmic motion."""
 
@@ -96,6 +129,11 @@ class RewardSpec(BaseModel):
         "and of the clock_sin / clock_cos features",
     )
     terms: list[Term] = Field(min_length=1, max_length=MAX_TERMS)
+    command: Command | None = Field(
+        default=None,
+        description="for models with a joystick command (Go1 and the other joystick models): the "
+        "velocity command held fixed for the whole episode; None: stand in place (zero)",
+    )
 
     @field_validator("terms")
     @classmethod

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tabrl.rewards.features import FeatureInfo, stability_term_feature
-from tabrl.rewards.library import linear, maximize
+from tabrl.rewards.library import linear, maximize, with_controls
 from tabrl.rewards.spec import MAX_TERMS, Approach, RewardSpec, Term, clean_label, spec_fingerprint
 
 MAX_VARIANT = 999
@@ -84,7 +84,8 @@ def _amplitude(term: Term, factor: float, ctx: Context) -> float:
 
 
 def _spec(spec: RewardSpec, terms: Iterable[Term], clock_hz: float | None = None) -> RewardSpec:
-    return RewardSpec(clock_hz=spec.clock_hz if clock_hz is None else clock_hz, terms=list(terms))
+    return RewardSpec(clock_hz=spec.clock_hz if clock_hz is None else clock_hz, terms=list(terms),
+                      command=spec.command)
 
 
 def _has(spec: RewardSpec, kind: str) -> bool:
@@ -195,7 +196,7 @@ def remix(approach: Approach, style: Style, ctx: Context, rng: random.Random) ->
         spec = style.remix(approach.reward, ctx)
         if spec is None:
             return None
-        spec = _nudged(spec, ctx, rng)
+        spec = with_controls(_nudged(spec, ctx, rng), ctx.family)
     except ValueError:  # a number left its bounds: this style does not fit
         return None
     name = clean_label(f"{style.prefix} {approach.name}", 60)

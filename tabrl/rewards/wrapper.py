@@ -125,21 +125,11 @@ class SharedProgramRewardEnv(SpecRewardEnv):
 
 
 def fill_params(state, params: dict):
-    """Put `params` into a (batched, possibly sharded) reset state's placeholder, in place.
+    """Put `params` into a (batched, possibly sharded) reset state's placeholder, in place
+    (`tabrl.controls.fill_info`)."""
+    from tabrl.controls import fill_info
 
-    `state.info` is a plain dict, so this changes the state its holder passes on;
-    each array keeps the placeholder's shape and sharding, so a program compiled
-    for the state needs no recompile.
-    """
-    import jax
-    import numpy as np
-
-    placeholder = state.info[PARAMS_KEY]
-
-    def put(slot, value):
-        return jax.device_put(np.broadcast_to(np.asarray(value, dtype=slot.dtype), slot.shape), slot.sharding)
-
-    state.info[PARAMS_KEY] = jax.tree_util.tree_map(put, placeholder, params)
+    fill_info(state, PARAMS_KEY, params)
 
 
 def _env_view(metrics: dict, term_names) -> dict:

@@ -1,0 +1,150 @@
+"""What an approach holds fixed and what its policy sees: the joystick command and the phase clock.
+
+Two things a reward approach needs from the environment that Playground's
+environments do not give it:
+
+* **A fixed command.** The joystick models (Go1, G1, T1, ...) feed the policy a
+  velocity command (forward m/s, sideways m/s, turn rad/s) that the environment
+  resamples at random during an episode. For an approach that random command is
+  noise, so `ControlledEnv` writes the approach's command into
+  `state.info["command"]` before every step (the observation the step returns
+  is computed from it) and again after (undoing the environment's resampling),
+  and recomputes the reset observation with it. The base policies were trained
+  to follow that command, so they do the gross motion (stand, walk, turn) from
+  the first step; the fine-tune adds the style.
+* **The phase.** Rhythmic terms reward a motion locked to the episode clock
+  (`A sin(2 pi f t)`), so the policy must know the time: `ControlledEnv`
+  appends `[sin(2 pi clock_hz t), cos(2 pi clock_hz t)]` to every observation
+  (each key of a dict observation). A base policy gets zero input weights for
+  them (`tabrl.base_policy`), so it behaves exactly as before until training
+  moves them.
+
+The numbers live in `state.info[CONTROLS_KEY]`, not in the program: like the
+reward's numbers (`tabrl.rewards.wrapper`), every approach of a model runs the
+same compiled program. With `placeholder=True` the reset writes zeros and the
+trainer fills the real numbers in before the first step (`fill_controls`); the
+first observation of each training episode then shows a zero command (Brax's
+auto-reset replays the first reset's observation), one step in an episode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mujoco_playground import wrapper as _playground_wrapper
+
+CONTROLS_KEY = "tabrl_controls"
+PHASE_SIZE = 2
+"""Entries appended to every observation: sin and cos of the phase clock."""
+COMMAND_KEY = "command"
+"""Where Playground's joystick environments keep their velocity command in `state.info`."""
+
+
+def controls_of(spec=None) -> dict[str, Any]:
+    """The numbers `ControlledEnv` holds for a reward spec (None: zero command, 1 Hz clock)."""
+    import numpy as np
+
+    command = spec.command.as_array() if spec is not None and spec.command is not None else np.zeros(3)
+    clock_hz = spec.clock_hz if spec is not None else 1.0
+    return {"command": np.asarray(command, np.float32), "clock_hz": np.asarray(clock_hz, np.float32)}
+
+
+def has_command(env) -> bool:
+    """Whether the environment keeps a 3-number joystick command in its state."""
+    import jax
+
+    info = jax.eval_shape(env.reset, jax.random.PRNGKey(0)).info
+    return COMMAND_KEY in info and tuple(info[COMMAND_KEY].shape) == (3,)
+
+
+def _with_phase(obs, phase):
+    import jax
+    import jax.numpy as jnp
+
+    return jax.tree_util.tree_map(lambda x: jnp.concatenate([x, phase.astype(x.dtype)], axis=-1), obs)
+
+
+class ControlledEnv(_playground_wrapper.Wrapper):
+    """A Playground environment with the approach's command held fixed and the phase observed.
+
+    `hold_command=False` leaves the environment's own command alone (base
+    policies trained on the environment's joystick task need its random commands)."""
+
+    def __init__(self, env: Any, controls: dict | None = None, *, placeholder: bool = False,
+                 hold_command: bool = True):
+        super().__init__(env)
+        self.controls = controls if controls is not None else controls_of(None)
+        self.placeholder = placeholder
+        self.hold_command = hold_command and has_command(env)
+
+    @property
+    def observation_size(self):
+        import jax
+
+        size = self.env.observation_size
+        return jax.tree_util.tree_map(
+            lambda s: (s + PHASE_SIZE) if isinstance(s, int) else (*tuple(s)[:-1], tuple(s)[-1] + PHASE_SIZE),
+            size, is_leaf=lambda s: isinstance(s, (int, tuple)),
+        )
+
+    def reset(self, rng):
+        import jax
+        import jax.numpy as jnp
+
+        state = self.env.reset(rng)
+        controls = jax.tree_util.tree_map(jnp.asarray, self.controls)
+        if self.placeholder:
+            controls = jax.tree_util.tree_map(jnp.zeros_like, controls)
+        info = {**state.info, CONTROLS_KEY: controls}
+        obs = state.obs
+        if self.hold_command:
+            info[COMMAND_KEY] = controls["command"]
+            obs = self.env._get_obs(state.data, info)  # the reset's observation, with our command
+        return state.replace(obs=_with_phase(obs, self._phase(state.data.time, controls)), info=info)
+
+    def step(self, state, action):
+        controls = state.info[CONTROLS_KEY]
+        env_obs = _without_phase(state.obs)
+        info = dict(state.info)
+        if self.hold_command:
+            info[COMMAND_KEY] = controls["command"]
+        next_state = self.env.step(state.replace(obs=env_obs, info=info), action)
+        info = {**next_state.info, CONTROLS_KEY: controls}
+        if self.hold_command:
+            info[COMMAND_KEY] = controls["command"]  # undo the environment's resampling
+        obs = _with_phase(next_state.obs, self._phase(next_state.data.time, controls))
+        return next_state.replace(obs=obs, info=info)
+
+    @staticmethod
+    def _phase(time, controls):
+        import jax.numpy as jnp
+
+        angle = 2 * jnp.pi * controls["clock_hz"] * time
+        return jnp.stack([jnp.sin(angle), jnp.cos(angle)])
+
+
+def _without_phase(obs):
+    import jax
+
+    return jax.tree_util.tree_map(lambda x: x[..., :-PHASE_SIZE], obs)
+
+
+def fill_info(state, key: str, values) -> None:
+    """Put `values` into a (batched, possibly sharded) reset state's placeholder
+    `state.info[key]`, in place.
+
+    `state.info` is a plain dict, so this changes the state its holder passes on;
+    each array keeps the placeholder's shape and sharding, so a program compiled
+    for the state needs no recompile."""
+    import jax
+    import numpy as np
+
+    def put(slot, value):
+        return jax.device_put(np.broadcast_to(np.asarray(value, dtype=slot.dtype), slot.shape), slot.sharding)
+
+    state.info[key] = jax.tree_util.tree_map(put, state.info[key], values)
+
+
+def fill_controls(state, controls: dict) -> None:
+    """The controls' numbers into a training reset state (see `fill_info`)."""
+    fill_info(state, CONTROLS_KEY, controls)

@@ -1,0 +1,60 @@
+"""Batched rollouts of a policy, its parameters and the approach's numbers as arguments.
+
+One compiled program per (environment, batch shape) serves every policy and
+every spec of a reward program: the policy's parameters and the numbers kept in
+`state.info` (the reward's and the controls') are arguments, not constants, so
+JAX's persistent cache hands a later process the same program.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _run(env, networks, num_envs: int, steps: int, deterministic: bool):
+    import jax
+    import jax.numpy as jnp
+    from brax.training.agents.ppo import networks as ppo_networks
+
+    make_policy = ppo_networks.make_inference_fn(networks)
+
+    @jax.jit
+    def run(key, policy_params, info: dict):
+        reset_key, act_key = jax.random.split(key)
+        state = jax.vmap(env.reset)(jax.random.split(reset_key, num_envs))
+        state = state.replace(info={**state.info, **{k: jax.tree_util.tree_map(
+            lambda v: jnp.broadcast_to(v, (num_envs, *jnp.shape(v))), v) for k, v in info.items()}})
+        policy = make_policy(policy_params, deterministic=deterministic)
+
+        def step(carry, _):
+            state, key = carry
+            key, sub = jax.random.split(key)
+            action, _ = policy(state.obs, sub)
+            next_state = jax.vmap(env.step)(state, action)
+            record = {"obs": state.obs, "reward": next_state.reward, "done": next_state.done}
+            return (next_state, key), record
+
+        (final, _), records = jax.lax.scan(step, (state, act_key), None, length=steps)
+        records["final_obs"] = final.obs
+        return records
+
+    return run
+
+
+def collect(env, networks, params, *, num_envs: int, steps: int, seed: int = 0,
+            deterministic: bool = False, info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Roll `params` = (normaliser, policy, ...) out on `num_envs` environments for `steps` steps.
+
+    `info` entries replace the reset state's (`tabrl.controls.CONTROLS_KEY`,
+    `tabrl.rewards.wrapper.PARAMS_KEY`: the approach's numbers). Returns numpy
+    arrays: `obs` (steps, envs, ...; a dict for dict observations) seen before each
+    step, `reward` and `done` (steps, envs) after it, `final_obs` (envs, ...).
+    Steps after an environment's first `done` are not meaningful (no auto-reset).
+    """
+    import jax
+
+    run = _run(env, networks, num_envs, steps, deterministic)
+    records = run(jax.random.PRNGKey(seed), tuple(params[:2]), dict(info or {}))
+    return jax.tree_util.tree_map(np.asarray, records)
