@@ -39,7 +39,7 @@ ModelId = Annotated[str, PathParam(pattern=s.MODEL_ID_PATTERN, max_length=80)]
 PolicyId = Annotated[str, PathParam(pattern=s.POLICY_ID_PATTERN, description="<job_id>-<approach index>")]
 Index = Annotated[int, PathParam(ge=0, le=2)]
 
-ERRORS = {code: {"model": s.ErrorBody} for code in (400, 401, 404, 409, 413, 422, 429)}
+ERRORS = {code: {"model": s.ErrorBody} for code in (400, 401, 404, 409, 413, 422, 429, 503)}
 
 app = FastAPI(
     title="TabRL",
@@ -168,24 +168,44 @@ class Api:
         self.settings = SETTINGS
         self.store = JobStore(SETTINGS.job_store)
         self.demos = load_demo_jobs(SETTINGS.demo_dir)
-        self._catalog = None
-        self._catalog_ready = threading.Event()
-        # Building the catalog cold takes a minute (thumbnails); start it now, not on the first request.
+        self._catalog: dict | None = None
+        self._catalog_status = s.CatalogStatus(state="loading", message="loading the model list")
+        self._fetches: dict[str, s.MeshFetch] = {}
+        try:  # the shipped bundle or the cache: instant, loads no environment
+            from tabrl.catalog import quick_catalog
+
+            quick = quick_catalog()
+            self._catalog = {entry.id: entry for entry in quick} if quick else None
+        except Exception:
+            log.exception("reading the bundled model catalog failed")
+        # What is left (probing models whose meshes are here now, or the cold path when the
+        # installed Playground differs from the bundle's) runs in the background, never in a request.
         threading.Thread(target=self._load_catalog, daemon=True).start()
 
     def _load_catalog(self) -> None:
         from tabrl.catalog import load_catalog
 
+        def progress(done: int, total: int) -> None:
+            self._catalog_status = s.CatalogStatus(state="loading", done=done, total=total,
+                                                   message=f"loading models {done}/{total}")
+
         try:
-            self._catalog = {entry.id: entry for entry in load_catalog()}
-        finally:
-            self._catalog_ready.set()
+            self._catalog = {entry.id: entry for entry in load_catalog(progress=progress)}
+            self._catalog_status = s.CatalogStatus(state="ready", done=len(self._catalog), total=len(self._catalog))
+        except Exception as error:
+            log.exception("building the model catalog failed")
+            self._catalog_status = s.CatalogStatus(
+                state="failed", message=f"The model list could not be built ({type(error).__name__}: {error}); "
+                                        "see the server log, then restart `tabrl serve`.")
 
     async def catalog(self) -> dict:
-        await asyncio.to_thread(self._catalog_ready.wait)
-        if self._catalog is None:
-            raise RuntimeError("the model catalog could not be built; see the server log")
-        return self._catalog
+        if self._catalog is not None:
+            return self._catalog
+        status = self._catalog_status
+        if status.state == "failed":
+            raise ClientError(503, status.message)
+        raise ClientError(503, f"The model list is still loading ({status.done}/{status.total or '?'}); "
+                               "try again in a few seconds.", headers={"Retry-After": "5"})
 
     async def model(self, model_id: str, *, runnable: bool = True):
         from tabrl.playground import check_model_id, UnknownModelError
@@ -274,15 +294,49 @@ class Api:
 
     @app.get("/api/playground/models", response_model=s.ModelList)
     async def models(self) -> s.ModelList:
-        return s.ModelList(models=list((await self.catalog()).values()))
+        """Answers at once: while the list is still loading, `status` says how far it is."""
+        return s.ModelList(models=list((self._catalog or {}).values()), status=self._catalog_status,
+                           fetches=list(self._fetches.values()))
+
+    @app.post("/api/playground/models/{model_id}/meshes", response_model=s.MeshFetch, status_code=202,
+              responses=ERRORS, dependencies=Auth)
+    async def fetch_meshes(self, model_id: ModelId) -> s.MeshFetch:
+        """Download the model's robot meshes in the background; `GET /api/playground/models` shows
+        the progress (`fetches`) and, once done, the model as available."""
+        entry = await self.model(model_id, runnable=False)
+        current = self._fetches.get(model_id)
+        if current and current.state == "fetching":
+            return current
+        if entry.available or not entry.meshes_missing:
+            raise ClientError(409, f"{model_id} needs no download: "
+                                   f"{'it is ready' if entry.available else entry.unavailable_reason}")
+        self._fetches[model_id] = s.MeshFetch(model_id=model_id, state="fetching")
+        threading.Thread(target=self._fetch_meshes, args=(model_id,), daemon=True).start()
+        return self._fetches[model_id]
+
+    def _fetch_meshes(self, model_id: str) -> None:
+        from tabrl.catalog import fetch_meshes, load_catalog
+
+        def progress(robot: str, done: int, total: int) -> None:
+            self._fetches[model_id] = s.MeshFetch(model_id=model_id, state="fetching", done_bytes=done,
+                                                  total_bytes=total)
+
+        try:
+            fetch_meshes(model_id, progress)
+            self._catalog = {entry.id: entry for entry in load_catalog()}
+            self._fetches[model_id] = self._fetches[model_id].model_copy(update={"state": "done"})
+        except Exception as error:  # MeshFetchError says why and what to do; anything else, the log
+            log.warning("fetching meshes for %s failed: %s", model_id, error)
+            self._fetches[model_id] = s.MeshFetch(model_id=model_id, state="failed", error=str(error))
 
     @app.get("/api/playground/models/{model_id}/thumbnail", response_class=FileResponse,
-             responses={200: {"content": {"image/png": {}}}, **ERRORS})
+             responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}, **ERRORS})
     async def thumbnail(self, model_id: ModelId):
         entry = await self.model(model_id, runnable=False)
         if not entry.thumbnail or not Path(entry.thumbnail).is_file():
             raise ClientError(404, f"{model_id} has no thumbnail: {entry.unavailable_reason or 'not rendered'}")
-        return FileResponse(entry.thumbnail, media_type="image/png")
+        kind = "image/jpeg" if entry.thumbnail.endswith(".jpg") else "image/png"
+        return FileResponse(entry.thumbnail, media_type=kind)
 
     @app.get("/api/training/estimate", response_model=s.EstimateResponse, responses=ERRORS)
     async def get_estimate(self, model_id: Annotated[str, Query(pattern=s.MODEL_ID_PATTERN, max_length=80)],

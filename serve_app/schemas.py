@@ -42,8 +42,29 @@ class Health(BaseModel):
     jobs_queued: int
 
 
+class CatalogStatus(BaseModel):
+    """Whether the model list is final; while `loading`, `models` may be empty or provisional."""
+
+    state: Literal["loading", "ready", "failed"] = "ready"
+    done: int = 0
+    total: int = 0
+    message: str | None = Field(None, description="what is happening, or what failed and what to do")
+
+
+class MeshFetch(BaseModel):
+    """A robot-mesh download the API is doing (or did) for a model."""
+
+    model_id: str
+    state: Literal["fetching", "done", "failed"]
+    done_bytes: int = 0
+    total_bytes: int = 0
+    error: str | None = None
+
+
 class ModelList(BaseModel):
     models: list[ModelEntry]
+    status: CatalogStatus = CatalogStatus()
+    fetches: list[MeshFetch] = []
 
 
 class Estimate(BaseModel):

@@ -14,11 +14,12 @@ where it is the `fav` query parameter; everything else is per-session widget sta
 from __future__ import annotations
 
 import os
+import time
 
 import streamlit as st
 import streamlit.components.v1 as components
 
-from serve_app.schemas import JobView
+from serve_app.schemas import JobView, ModelList
 from streamlit_ui import logic
 from streamlit_ui.client import ApiClient, ApiError, api_url
 from streamlit_ui.live import WatcherRegistry
@@ -55,9 +56,32 @@ client = get_client(api_url())
 registry = get_registry(api_url())
 
 
+class ModelsNotReady(Exception):
+    """The API's model list is still loading, or meshes are downloading: not cached, asked again."""
+
+    def __init__(self, listing: ModelList):
+        super().__init__(listing.status.message)
+        self.listing = listing
+
+
 @st.cache_data(ttl=300, show_spinner=False)
+def cached_listing(base_url: str) -> ModelList:
+    listing = get_client(base_url).models()
+    listing.models = logic.sort_models(listing.models)
+    if listing.status.state == "loading" or any(f.state == "fetching" for f in listing.fetches):
+        raise ModelsNotReady(listing)  # an exception is never cached
+    return listing
+
+
+def current_listing() -> ModelList:
+    try:
+        return cached_listing(api_url())
+    except ModelsNotReady as pending:
+        return pending.listing
+
+
 def cached_models(base_url: str) -> list[ModelEntry]:
-    return logic.sort_models(get_client(base_url).models().models)
+    return current_listing().models
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -93,6 +117,17 @@ def select_model(model_id: str, family: str) -> None:
     presets = logic.presets_for(next((m for m in cached_models(api_url()) if m.id == model_id), None))
     st.session_state.steps = presets["Quick"]
     st.session_state.pop("proposal", None)
+
+
+def fetch_meshes(model_id: str, family: str) -> None:
+    """Ask the API to download the robot's meshes; the page follows the download and picks it."""
+    try:
+        client.fetch_meshes(model_id)
+    except ApiError as error:
+        st.session_state.fetch_error = f"Could not start the download for {model_id}: {error}"
+        return
+    cached_listing.clear()
+    select_model(model_id, family)
 
 
 def set_prompt(text: str) -> None:
@@ -169,8 +204,19 @@ def model_card(model: ModelEntry, selected: bool) -> None:
         st.caption(logic.model_facts(model))
         if model.base_policy:
             st.badge("base policy", icon="🎓", color="violet")
-        if not model.available:
-            st.caption(f"🚫 {model.unavailable_reason or 'cannot run here'}")
+        fetch = next((f for f in current_listing().fetches if f.model_id == model.id), None)
+        if fetch and fetch.state == "fetching":
+            st.progress(fetch.done_bytes / fetch.total_bytes if fetch.total_bytes else 0.0,
+                        text=f"⬇️ fetching meshes {logic.format_megabytes(fetch.done_bytes, fetch.total_bytes)}")
+            return
+        if fetch and fetch.state == "failed" and not model.available:
+            st.caption(f"🚫 {fetch.error}")
+        elif not model.available:
+            st.caption(f"{'⬇️' if model.meshes_missing else '🚫'} {model.unavailable_reason or 'cannot run here'}")
+        if model.meshes_missing and not model.available:
+            st.button("⬇️ Download and pick", key=f"fetch_{model.id}", width="stretch", on_click=fetch_meshes,
+                      args=(model.id, model.family))
+            return
         st.button("✅ Selected" if selected else "Pick", key=f"pick_{model.id}", width="stretch",
                   disabled=selected or not model.available, on_click=select_model, args=(model.id, model.family),
                   type="primary" if selected else "secondary")
@@ -508,6 +554,46 @@ def builder(models: list[ModelEntry], jobs: list[JobView]) -> None:
     demo_section(jobs)
 
 
+def api_waiting_message(error: ApiError) -> None:
+    """The API does not answer: while it may be starting, say so; after a while, say what to do."""
+    waited = time.monotonic() - st.session_state.setdefault("api_down_since", time.monotonic())
+    if waited < 90:
+        st.info(f"⏳ Starting TabRL: waiting for the API at {api_url()} ({waited:.0f} s)…")
+    else:
+        st.error(f"The TabRL API at {api_url()} has not answered for {waited:.0f} s. Start it with `make up` "
+                 "(or `tabrl serve`); this page reconnects by itself once it answers.", icon="🔌")
+        st.caption(f"Last error: {error}")
+
+
+@st.fragment(run_every=2.0)
+def wait_for_api() -> None:
+    """Asks the API every 2 s; the whole page is drawn again once it answers."""
+    try:
+        client.health()
+    except ApiError as error:
+        api_waiting_message(error)
+        return
+    st.session_state.pop("api_down_since", None)
+    st.rerun(scope="app")
+
+
+def listing_signature(listing: ModelList) -> str:
+    fetches = [(f.model_id, f.state, f.done_bytes) for f in listing.fetches]
+    return repr((listing.status.state, listing.status.done, fetches))
+
+
+@st.fragment(run_every=2.0)
+def follow_models(shown: str) -> None:
+    """While the model list loads or meshes download: the page is drawn again when that moves on."""
+    try:
+        listing = client.models()
+    except ApiError:
+        return
+    if listing_signature(listing) != shown:
+        cached_listing.clear()
+        st.rerun(scope="app")
+
+
 def main() -> None:
     st.html(CSS)
     st.title("🤖 TabRL")
@@ -517,11 +603,15 @@ def main() -> None:
         health = client.health()
         jobs = client.jobs().jobs
     except ApiError as error:
-        st.error(f"{error}", icon="🔌")
-        st.caption(f"TABRL_API_URL = {api_url()}")
-        if st.button("🔄 Try again"):
-            st.rerun()
+        if error.status not in (None, 502, 503, 504):  # the API answered, with an error: a real failure
+            st.error(f"The TabRL API answered with an error: {error}", icon="🔌")
+            st.caption(f"TABRL_API_URL = {api_url()}")
+            if st.button("🔄 Try again"):
+                st.rerun()
+            return
+        wait_for_api()
         return
+    st.session_state.pop("api_down_since", None)
     job_id = st.query_params.get("job")
     sidebar(jobs, job_id)
     with st.sidebar:
@@ -531,11 +621,23 @@ def main() -> None:
         job_page(job_id)
         return
     try:
-        models = cached_models(api_url())
+        listing = current_listing()
     except ApiError as error:
-        st.error(str(error), icon="🔌")
+        if error.status not in (None, 502, 503, 504):
+            st.error(f"The model list could not be read: {error}", icon="🔌")
+            return
+        wait_for_api()
         return
-    builder(models, jobs)
-
+    status = listing.status
+    if status.state == "failed":
+        st.error(status.message or "The model list could not be built; see the API's log.", icon="🧩")
+    elif status.state == "loading":
+        st.info(f"⏳ {status.message or 'Loading the model list'}…")
+    if st.session_state.get("fetch_error"):
+        st.warning(st.session_state.pop("fetch_error"), icon="⬇️")
+    if status.state == "loading" or any(f.state == "fetching" for f in listing.fetches):
+        follow_models(listing_signature(listing))
+    if listing.models:
+        builder(listing.models, jobs)
 
 main()

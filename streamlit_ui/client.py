@@ -21,6 +21,7 @@ from serve_app.schemas import (
     ApproachesResponse,
     EstimateResponse,
     Health,
+    MeshFetch,
     JobAccepted,
     JobList,
     JobView,
@@ -76,7 +77,7 @@ class ApiClient:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as error:
             raise ApiError(f"the TabRL API at {self.base_url} cannot be reached ({type(error).__name__}: "
-                           f"{error}); is `tabrl serve` running?") from None
+                           f"{error}); is `tabrl serve` running?") from None  # status None: not answered
         if response.status_code >= 400:
             retry = response.headers.get("Retry-After")
             raise ApiError(_detail(response), status=response.status_code,
@@ -94,6 +95,10 @@ class ApiClient:
 
     def models(self) -> ModelList:
         return ModelList.model_validate(self._request("GET", "/api/playground/models").json())
+
+    def fetch_meshes(self, model_id: str) -> MeshFetch:
+        """Start downloading a model's robot meshes (progress: `models().fetches`)."""
+        return MeshFetch.model_validate(self._request("POST", f"/api/playground/models/{model_id}/meshes").json())
 
     def thumbnail(self, model_id: str) -> bytes | None:
         try:

@@ -123,6 +123,11 @@ def presets_for(model: ModelEntry | None) -> dict[str, int]:
     return dict(_PRESETS_BY_FAMILY.get(family, _PRESETS_BY_FAMILY["dm_control_suite"]))
 
 
+def format_megabytes(done: int, total: int) -> str:
+    """`3.2 / 9.9 MB` for a download's progress."""
+    return f"{done / 2**20:.1f} / {total / 2**20:.1f} MB" if total else f"{done / 2**20:.1f} MB"
+
+
 def nearest_step_option(steps: int) -> int:
     return min(STEP_OPTIONS, key=lambda option: abs(math.log(option) - math.log(max(steps, 1))))
 

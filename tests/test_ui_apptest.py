@@ -47,7 +47,8 @@ def models(api_server: str) -> list:
 
 
 def pick_keys(at: AppTest) -> list[str]:
-    return [b.key.removeprefix("pick_") for b in at.button if b.key and b.key.startswith("pick_")]
+    """Every model card's button: Pick, or Download and pick for a robot whose meshes are not here."""
+    return [b.key.split("_", 1)[1] for b in at.button if b.key and b.key.startswith(("pick_", "fetch_"))]
 
 
 def select(at: AppTest, model_id: str) -> AppTest:
@@ -73,6 +74,9 @@ def test_model_grid_puts_go1_first_and_preselects_it(app, api_server):
     assert sorted(pick_keys(app)) == sorted(m.id for m in catalog)
     captions = " ".join(c.value for c in app.caption)
     for model in catalog:
+        if model.meshes_missing:
+            assert app.button(key=f"fetch_{model.id}").label == "⬇️ Download and pick"
+            continue
         assert app.button(key=f"pick_{model.id}").disabled == (not model.available or model.id == expected)
         if not model.available:
             assert model.unavailable_reason and model.unavailable_reason in captions  # greyed out, with why
@@ -205,11 +209,15 @@ def test_an_unknown_job_says_so(app):
     assert app.error and "20000101-000000-000000" in app.error[0].value
 
 
-def test_an_unreachable_api_is_explained(monkeypatch):
+def test_an_api_that_is_not_up_yet_is_waited_for_then_explained(monkeypatch):
+    """Starting: no error, a note that keeps retrying; after 90 s without an answer, what to do."""
     monkeypatch.setenv("TABRL_API_URL", "http://127.0.0.1:9")
     at = run(AppTest.from_file(str(APP), default_timeout=60))
-    assert "cannot be reached" in at.error[0].value
-    assert at.button[0].label == "🔄 Try again"
+    assert not at.error
+    assert "waiting for the API" in at.info[0].value
+    at.session_state["api_down_since"] = time.monotonic() - 120
+    run(at)
+    assert "has not answered" in at.error[0].value and "make up" in at.error[0].value
 
 
 def test_the_favourite_of_a_trained_job_is_saved_through_the_api(app, api_server, request):
