@@ -25,7 +25,7 @@ from streamlit_ui.client import ApiClient, ApiError, api_url
 from streamlit_ui.live import WatcherRegistry
 from streamlit_ui.video_sync import MAX_INLINE_BYTES, VideoTile, component_height, data_url, sync_player_html
 from tabrl.catalog import ModelEntry
-from tabrl.rewards.spec import Approach
+from tabrl.rewards.spec import COMMAND_LIMITS, Approach
 
 st.set_page_config(page_title="TabRL · teach a robot a vibe", page_icon="🤖", layout="wide")
 
@@ -204,6 +204,8 @@ def model_card(model: ModelEntry, selected: bool) -> None:
         st.caption(logic.model_facts(model))
         if model.base_policy:
             st.badge("base policy", icon="🎓", color="violet")
+            if model.base_policy_source:
+                st.caption(f"base: {model.base_policy_source}")
         fetch = next((f for f in current_listing().fetches if f.model_id == model.id), None)
         if fetch and fetch.state == "fetching":
             st.progress(fetch.done_bytes / fetch.total_bytes if fetch.total_bytes else 0.0,
@@ -359,18 +361,27 @@ def approaches_section(model: ModelEntry | None, prompt: str, steps: int) -> lis
         with column, st.container(border=True, key=f"approach_{i}"):
             st.markdown(f"#### {NUMBERS[i] if i < len(NUMBERS) else ''} {approach.name}")
             st.caption(approach.description)
-            weights = {}
+            weights, command = {}, {}
             with st.expander("✏️ Edit weights"):
                 for term in approach.reward.terms:
                     weights[term.name] = st.number_input(
                         term.name.replace("_", " "), min_value=-10.0, max_value=10.0, value=float(term.weight),
                         step=0.25, key=f"w_{proposal['round']}_{i}_{term.name}", help=_term_help(term))
+                if approach.reward.command is not None:
+                    for field, info in type(approach.reward.command).model_fields.items():
+                        limit = COMMAND_LIMITS[field]
+                        command[field] = st.number_input(
+                            f"command: {field}", min_value=-limit, max_value=limit,
+                            value=float(getattr(approach.reward.command, field)), step=0.1,
+                            key=f"c_{proposal['round']}_{i}_{field}", help=info.description)
             st.markdown(logic.term_chips(approach.reward, weights))
-            if logic.weights_edited(approach, weights):
+            if approach.reward.command is not None:
+                st.caption(logic.command_text(logic.with_weights(approach, {}, command).reward))
+            if logic.weights_edited(approach, weights, command):
                 st.caption("✏️ weights edited")
             st.caption(f"⏱️ {logic.estimate_text(approach.estimate)}", help=logic.estimate_help(approach.estimate))
             try:
-                edited.append(logic.with_weights(approach, weights))
+                edited.append(logic.with_weights(approach, weights, command))
             except ValueError as error:
                 st.error(f"These weights are not valid: {error}")
                 edited.append(Approach.model_validate(approach.model_dump(include={"name", "description",
@@ -417,6 +428,8 @@ def trial_panel(trial) -> None:
             st.caption("📈 the reward curve appears after the first epochs")
         if trial.reward:
             st.markdown(logic.term_chips(trial.reward))
+            if logic.command_text(trial.reward):
+                st.caption(logic.command_text(trial.reward))
         if trial.error:
             st.error(trial.error)
 

@@ -221,17 +221,35 @@ def term_help(reward: RewardSpec) -> str:
     return "\n".join(describe_term(term) for term in reward.terms)
 
 
-def with_weights(approach: Approach, weights: Mapping[str, float]) -> Approach:
-    """A copy of the approach with some terms' weights replaced (validated: |w| <= 10)."""
+def with_weights(approach: Approach, weights: Mapping[str, float],
+                 command: Mapping[str, float] | None = None) -> Approach:
+    """A copy of the approach with some terms' weights (|w| <= 10) and command fields
+    (within the base policy's range) replaced, validated."""
     terms = [term.model_copy(update={"weight": float(weights[term.name])}) if term.name in weights else term
              for term in approach.reward.terms]
-    reward = RewardSpec.model_validate({**approach.reward.model_dump(), "terms": [t.model_dump() for t in terms]})
+    data = {**approach.reward.model_dump(), "terms": [t.model_dump() for t in terms]}
+    if command and data.get("command") is not None:
+        data["command"] = {**data["command"], **{k: float(v) for k, v in command.items()}}
+    reward = RewardSpec.model_validate(data)
     return Approach(name=approach.name, description=approach.description, reward=reward)
 
 
-def weights_edited(approach: Approach, weights: Mapping[str, float]) -> bool:
+def weights_edited(approach: Approach, weights: Mapping[str, float],
+                   command: Mapping[str, float] | None = None) -> bool:
+    held = approach.reward.command
     return any(name in weights and not math.isclose(weights[name], term.weight)
-               for term in approach.reward.terms for name in [term.name])
+               for term in approach.reward.terms for name in [term.name]) or bool(
+        held is not None and command
+        and any(not math.isclose(float(v), getattr(held, k)) for k, v in command.items()))
+
+
+def command_text(reward: RewardSpec | Mapping | None) -> str:
+    """The approach's held command for its card ("" for models without one)."""
+    if isinstance(reward, Mapping):
+        reward = RewardSpec.model_validate(reward)
+    if reward is None or reward.command is None:
+        return ""
+    return f"🕹️ Command: {reward.command.describe()}"
 
 
 def same_approaches(a: Sequence[Approach], b: Sequence[Approach]) -> bool:

@@ -51,6 +51,8 @@ class ModelEntry(BaseModel):
     """Degrees of freedom of the simulated model (`nv`)."""
     thumbnail: str | None = None
     base_policy: bool = False
+    base_policy_source: str | None = None
+    """Where the base policy comes from, in a few words (for the badge)."""
     available: bool = False
     unavailable_reason: str | None = None
     meshes_missing: bool = False
@@ -62,6 +64,14 @@ def base_policy_dir(model_id: str) -> Path | None:
     path = BASE_POLICY_ROOT / model_id
     complete = all((path / name).is_file() for name in ("config.json", "params.msgpack"))
     return path if complete else None
+
+
+def base_policy_fields(model_id: str) -> dict:
+    """`base_policy` and `base_policy_source` of a model's catalog entry."""
+    from tabrl.base_policy import base_policy_source
+
+    base = base_policy_dir(model_id)
+    return {"base_policy": base is not None, "base_policy_source": base_policy_source(base) if base else None}
 
 
 def thumbnail_path(model_id: str) -> Path:
@@ -121,7 +131,7 @@ def probe_model(model_id: str, family: str) -> ModelEntry:
         name=name,
         family=family,
         description=description,
-        base_policy=base_policy_dir(model_id) is not None,
+        **base_policy_fields(model_id),
     )
     try:
         env = load_env(model_id)
@@ -171,7 +181,7 @@ def _from_bundle(bundled: list[ModelEntry], progress: Progress | None) -> list[M
     for entry in bundled:
         if progress:
             progress(len(entries), len(bundled))
-        entry = entry.model_copy(update={"base_policy": base_policy_dir(entry.id) is not None})
+        entry = entry.model_copy(update=base_policy_fields(entry.id))
         entries.append(probe_model(entry.id, entry.family) if needs_probe(entry) else on_this_machine(entry))
     return entries
 

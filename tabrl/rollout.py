@@ -33,7 +33,8 @@ def _run(env, networks, num_envs: int, steps: int, deterministic: bool):
             key, sub = jax.random.split(key)
             action, _ = policy(state.obs, sub)
             next_state = jax.vmap(env.step)(state, action)
-            record = {"obs": state.obs, "reward": next_state.reward, "done": next_state.done}
+            record = {"obs": state.obs, "reward": next_state.reward, "done": next_state.done,
+                      "qpos": next_state.data.qpos}
             return (next_state, key), record
 
         (final, _), records = jax.lax.scan(step, (state, act_key), None, length=steps)
@@ -50,7 +51,8 @@ def collect(env, networks, params, *, num_envs: int, steps: int, seed: int = 0,
     `info` entries replace the reset state's (`tabrl.controls.CONTROLS_KEY`,
     `tabrl.rewards.wrapper.PARAMS_KEY`: the approach's numbers). Returns numpy
     arrays: `obs` (steps, envs, ...; a dict for dict observations) seen before each
-    step, `reward` and `done` (steps, envs) after it, `final_obs` (envs, ...).
+    step, `reward`, `done` (steps, envs) and `qpos` (steps, envs, nq) after it,
+    `final_obs` (envs, ...).
     Steps after an environment's first `done` are not meaningful (no auto-reset).
     """
     import jax

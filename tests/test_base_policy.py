@@ -1,0 +1,151 @@
+"""Base policies converted from MuJoCo Playground's ONNX files (tabrl import-policy).
+
+The committed Go1 base must act exactly like the ONNX graph it came from, stand
+still at command zero and walk at the commanded speed in TabRL's own rollout
+(the one the videos use), and a wrong file or model must be refused.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tabrl.base_policy import PolicyFileError, import_policy, onnx_actions, read_onnx_policy
+from tabrl.catalog import BASE_POLICY_ROOT
+
+GO1 = "Go1JoystickFlatTerrain"
+SOURCE = BASE_POLICY_ROOT / "sources" / "go1_policy.onnx"
+
+
+def test_the_go1_bases_are_committed_with_their_provenance():
+    for model in (GO1, "Go1JoystickRoughTerrain"):
+        record = json.loads((BASE_POLICY_ROOT / model / "base_policy.json").read_text())
+        assert record["source"] == "go1_policy.onnx"
+        assert record["source_sha256"].startswith("386cde6a1eac679e")
+        assert "Apache-2.0" in record["license"]
+        assert record["check"]["max_abs_difference"] < 1e-5
+    notice = (BASE_POLICY_ROOT / "NOTICE").read_text()
+    assert "Apache License" in notice and "go1_policy.onnx" in notice
+
+
+def test_the_committed_base_acts_like_the_onnx_graph():
+    """Brax's deterministic action from the committed checkpoint equals the ONNX graph's
+    output, evaluated by onnx's own reference evaluator, on random observations."""
+    import jax
+    from brax.training.agents.ppo import networks as ppo_networks
+
+    from tabrl.training import PPOConfig, checkpoint_networks, load_params, policy_env, read_checkpoint_config
+
+    checkpoint = BASE_POLICY_ROOT / GO1
+    meta = read_checkpoint_config(checkpoint)
+    env = policy_env(GO1)
+    networks, _ = checkpoint_networks(PPOConfig.model_validate(meta["ppo"]), env)
+    params = load_params(checkpoint)
+    policy = read_onnx_policy(SOURCE)
+    rng = np.random.default_rng(7)
+    raw = (policy.mean + rng.normal(size=(32, 48)) / policy.inv_std).astype(np.float32)
+    sizes = env.observation_size
+    obs = {key: np.zeros((32, shape[-1]), np.float32) for key, shape in sizes.items()}
+    obs["state"] = np.concatenate([raw, rng.normal(size=(32, 2)).astype(np.float32) * 0 + [[0.3, -0.9]]], axis=1)
+    act = ppo_networks.make_inference_fn(networks)(params[:2], deterministic=True)
+    actual = np.asarray(jax.jit(act)(obs, jax.random.PRNGKey(0))[0])
+    np.testing.assert_allclose(actual, onnx_actions(SOURCE, raw), atol=1e-5)
+
+
+def test_a_file_that_is_not_an_onnx_policy_is_refused(tmp_path):
+    garbage = tmp_path / "policy.onnx"
+    garbage.write_bytes(b"\x08\x01 not a model at all")
+    with pytest.raises(PolicyFileError, match="not a readable ONNX model|not a Playground policy graph"):
+        read_onnx_policy(garbage)
+
+
+def test_an_onnx_graph_of_another_shape_is_refused(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["obs"], ["out"])], "not_a_policy",
+        [helper.make_tensor_value_info("obs", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4])],
+    )
+    path = tmp_path / "relu.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    with pytest.raises(PolicyFileError, match="expected obs -> Sub"):
+        read_onnx_policy(path)
+
+
+def test_a_policy_for_another_model_is_refused_with_the_sizes(tmp_path):
+    with pytest.raises(PolicyFileError, match="reads 48 observation entries; CartpoleBalance"):
+        import_policy(SOURCE, "CartpoleBalance", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_cli_refuses_a_wrong_model_in_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "tabrl.cli", "import-policy", "--onnx", str(SOURCE), "--model", "CartpoleBalance",
+         "--out", str(tmp_path / "x")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode != 0
+    assert "reads 48 observation entries" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_the_go1_base_stands_at_command_zero_and_walks_at_one_meter_per_second():
+    """In TabRL's rollout: the command held fixed for 10 s, the base's deterministic action."""
+    from tabrl.controls import CONTROLS_KEY
+    from tabrl.rollout import collect
+    from tabrl.training import PPOConfig, checkpoint_networks, load_params, policy_env, read_checkpoint_config
+
+    checkpoint = BASE_POLICY_ROOT / GO1
+    env = policy_env(GO1)
+    networks, _ = checkpoint_networks(PPOConfig.model_validate(read_checkpoint_config(checkpoint)["ppo"]), env)
+    params = load_params(checkpoint)
+    steps = int(round(10.0 / env.dt))
+    results = {}
+    for forward in (0.0, 1.0):
+        controls = {"command": np.array([forward, 0.0, 0.0], np.float32), "clock_hz": np.float32(1.0)}
+        data = collect(env, networks, params, num_envs=1, steps=steps, deterministic=True,
+                       info={CONTROLS_KEY: controls})
+        qpos = data["qpos"][:, 0]
+        assert not data["done"].any(), f"the episode ended (a fall) at command {forward}"
+        w, x, y, z = qpos[:, 3:7].T
+        up_z = 1 - 2 * (x * x + y * y)  # the body's z axis, against world z
+        assert up_z.min() > 0.9, f"tilted at command {forward}: {up_z.min():.2f}"
+        results[forward] = np.linalg.norm(qpos[-1, :2] - qpos[0, :2]) / 10.0
+    assert results[0.0] < 0.1, f"drifted {results[0.0]:.2f} m/s standing"
+    assert results[1.0] >= 0.7, f"walked only {results[1.0]:.2f} m/s at a 1 m/s command"
+
+
+@pytest.mark.slow
+def test_a_short_fine_tune_from_the_base_keeps_the_go1_on_its_feet(tmp_path):
+    """A stand-still approach fine-tuned from the base (critic warmed up first) is still
+    upright for the whole 10 s afterwards: no collapse from a cold critic."""
+    from tabrl.controls import CONTROLS_KEY, controls_of
+    from tabrl.rewards.library import go1_behaviours
+    from tabrl.rollout import collect
+    from tabrl.training import PPOConfig, checkpoint_networks, load_params, policy_env, read_checkpoint_config
+    from tabrl.training import train_approach
+
+    spec = {b.key: b for b in go1_behaviours()}["statue"].approaches[2].reward  # "Zen Stand"
+    result = train_approach(GO1, spec, num_steps=10_000, out_dir=tmp_path / "ckpt",
+                            base_checkpoint=BASE_POLICY_ROOT / GO1)
+    meta = read_checkpoint_config(tmp_path / "ckpt")
+    warm_up = meta["run"]["critic_warm_up"]
+    assert warm_up["explained_variance_after"] > warm_up["explained_variance_before"]
+    assert result.env_steps >= 10_000
+    env = policy_env(GO1, spec)
+    networks, _ = checkpoint_networks(PPOConfig.model_validate(meta["ppo"]), env)
+    data = collect(env, networks, load_params(tmp_path / "ckpt"), num_envs=1, steps=int(round(10 / env.dt)),
+                   deterministic=True, info={CONTROLS_KEY: controls_of(spec)})
+    assert not data["done"].any(), "the fine-tuned Go1 fell"
+    qpos = data["qpos"][:, 0]
+    x, y = qpos[:, 4], qpos[:, 5]
+    assert (1 - 2 * (x * x + y * y)).min() > 0.8
+    assert qpos[:, 2].min() > 0.2, f"collapsed to {qpos[:, 2].min():.2f} m"
