@@ -197,6 +197,13 @@ class Api:
             self._catalog_status = s.CatalogStatus(
                 state="failed", message=f"The model list could not be built ({type(error).__name__}: {error}); "
                                         "see the server log, then restart `tabrl serve`.")
+            return
+        try:  # the first estimate imports JAX, Brax and Playground (about 10 s): not in a person's request
+            from tabrl.training import scaled_ppo_config
+
+            scaled_ppo_config("Go1JoystickFlatTerrain", 10_000, accelerator=False)
+        except Exception:
+            log.exception("warming up the estimates failed")
 
     async def catalog(self) -> dict:
         if self._catalog is not None:
@@ -533,5 +540,5 @@ class Api:
         if int(index) >= len(job.trials) or job.trials[int(index)].status != "succeeded" or \
                 not (checkpoint / "params.msgpack").is_file():
             raise ClientError(404, f"no trained policy {policy_id}")
-        action = await _call(self.policies.act, str(checkpoint), body.observation, body.deterministic)
+        action = await _call(self.policies.act, str(checkpoint), body.observation, body.deterministic, body.time)
         return s.ActResponse(policy_id=policy_id, action=action)

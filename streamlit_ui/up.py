@@ -2,13 +2,11 @@
 
     .venv/bin/python -m streamlit_ui.up [--api-port 8000] [--ui-port 8501]
 
-1. Starts `tabrl serve` in the background (an embedded local Ray, or the cluster
+1. Starts `streamlit run streamlit_ui/app.py` at once (the page says what it waits for).
+2. Starts `tabrl serve` in the background (an embedded local Ray, or the cluster
    named by RAY_ADDRESS), logging to DATA_DIR/serve.log; when an API already
    answers at TABRL_API_URL, that one is used instead.
-2. Waits until `/api/health` answers (the first start loads the model catalog and
-   renders thumbnails: a minute or two).
-3. Starts `streamlit run streamlit_ui/app.py` pointed at it, waits until the page
-   answers, and prints the URL to open.
+3. Waits until `/api/health` and the page answer, and prints the URL to open.
 4. When the UI stops (Ctrl-C, or it exits), the server it started is stopped too.
 """
 
@@ -111,12 +109,16 @@ def main(argv: list[str] | None = None) -> int:
         if external and not _answers(f"{api}/api/health"):
             sys.exit(f"TabRL: TABRL_API_URL is {api}, but no TabRL API answers there; "
                      "unset it to start one here.")
+        # The UI starts at once, next to the API: while the API starts, the page says so and waits for it.
+        env = {**os.environ, "TABRL_API_URL": api}
+        ui = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(HERE / "app.py"), "--server.port", str(args.ui_port),
+             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            env=env, start_new_session=True)
         if _answers(f"{api}/api/health"):
             print(f"TabRL: using the API already running at {api}", flush=True)
         else:
             print(f"TabRL: starting the API (tabrl serve --port {args.api_port}); log: {log}", flush=True)
-            print("  the first start loads every Playground model and renders thumbnails (a minute or two)",
-                  flush=True)
             for attempt in range(1, START_ATTEMPTS + 1):
                 start = log.stat().st_size if log.exists() else 0
                 with log.open("ab") as out:
@@ -128,11 +130,6 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  Ray did not start in time on a busy machine; trying again ({attempt + 1}/"
                       f"{START_ATTEMPTS})", flush=True)
             print(f"TabRL: the API answers at {api}", flush=True)
-        env = {**os.environ, "TABRL_API_URL": api}
-        ui = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(HERE / "app.py"), "--server.port", str(args.ui_port),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            env=env, start_new_session=True)
         _wait(f"http://127.0.0.1:{args.ui_port}/_stcore/health", ui, "the UI", 120.0, None)
         url = f"http://localhost:{args.ui_port}"
         print("\n" + "=" * 64 + f"\n  🤖 TabRL is up: open {url}\n" + "=" * 64 + "\n  Ctrl-C stops the UI and the API.\n",
