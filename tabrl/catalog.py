@@ -202,7 +202,7 @@ def quick_catalog() -> list[ModelEntry] | None:
     return [
         entry.model_copy(update={"available": False, "meshes_missing": False,
                                  "unavailable_reason": f"{entry.id} is {checking}"})
-        if needs_probe(entry) else on_this_machine(entry)
+        if needs_probe(entry) else on_this_machine(entry.model_copy(update=base_policy_fields(entry.id)))
         for entry in bundled
     ]
 

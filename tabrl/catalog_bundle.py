@@ -86,7 +86,7 @@ def write_bundle(entries: list[ModelEntry]) -> Path:
         if entry.thumbnail and Path(entry.thumbnail).is_file():
             name = f"thumbnails/{entry.id}.jpg"
             Image.open(entry.thumbnail).convert("RGB").save(BUNDLE_DIR / name, quality=JPEG_QUALITY, optimize=True)
-        models.append(entry.model_copy(update={"thumbnail": name, "base_policy": False}))
+        models.append(entry.model_copy(update={"thumbnail": name, "base_policy": False, "base_policy_source": None}))
     bundle = Bundle(format=CATALOG_FORMAT, versions=library_versions(), models=models)
     INDEX.write_text(bundle.model_dump_json(indent=1) + "\n")
     return BUNDLE_DIR
