@@ -34,8 +34,12 @@ CORRUPT = GOOD[: len(GOOD) // 2] + bytes([GOOD[len(GOOD) // 2] ^ 0xFF]) + GOOD[l
 
 
 class Handler(BaseHTTPRequestHandler):
+    extra: dict[str, bytes] = {}  # more paths a test serves
+
     def do_GET(self):  # noqa: N802 (http.server's name)
-        if self.path.endswith("/good.tar.xz"):
+        if self.path in self.extra:
+            body = self.extra[self.path]
+        elif self.path.endswith("/good.tar.xz"):
             body = GOOD
         elif self.path.endswith("/corrupt.tar.xz"):
             body = CORRUPT
@@ -123,3 +127,31 @@ def test_offline_fails_at_once(data):
         fetch(spec("good.tar.xz"), base_url="http://127.0.0.1:9/assets")  # nothing listens on port 9
     assert time.monotonic() - start < 5
     assert left_behind() == []
+
+
+def test_a_downloaded_robot_becomes_available_in_the_catalog(server, data, monkeypatch, tmp_path):
+    """The whole path with a real robot: the Go1's folder, served as an archive, stands in for a
+    robot that is not shipped; after `fetch_meshes` the model loads and is listed as ready."""
+    from tabrl import catalog, menagerie
+
+    packed = tmp_path / "unitree_go1.tar.xz"
+    with tarfile.open(packed, "w:xz") as tar:
+        tar.add(menagerie.BUNDLED_ROOT / "unitree_go1", arcname="unitree_go1")
+    body = packed.read_bytes()
+    Handler.extra = {"/assets/unitree_go1.tar.xz": body}
+    go1 = RobotArchive(robot="unitree_go1", asset="unitree_go1.tar.xz", sha256=hashlib.sha256(body).hexdigest(),
+                       size=len(body))
+    monkeypatch.setattr(menagerie, "BUNDLED_ROOT", tmp_path / "nothing-shipped")
+    monkeypatch.delenv("TABRL_MENAGERIE_DIR", raising=False)
+    monkeypatch.setenv("MENAGERIE_BASE_URL", server)
+    monkeypatch.setattr(menagerie, "archive", lambda robot: go1)
+
+    before = next(e for e in catalog.load_catalog() if e.id == "Go1Handstand")
+    assert not before.available and before.meshes_missing
+    seen = []
+    entry = catalog.fetch_meshes("Go1Handstand", lambda robot, done, total: seen.append((robot, done, total)))
+    assert entry.available and entry.action_size == 12, entry.unavailable_reason
+    assert seen[-1] == ("unitree_go1", len(body), len(body))
+    assert (data / "menagerie" / "unitree_go1" / "assets" / "trunk.stl").is_file()
+    # the other Go1 models use the same robot folder: ready too, and the cache says so
+    assert next(e for e in catalog.load_catalog() if e.id == "Go1Getup").available
