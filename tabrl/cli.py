@@ -59,7 +59,7 @@ def _cmd_up(args: argparse.Namespace) -> None:
     headless pipeline on a quick model (three trained approaches, three videos)."""
     from tabrl.catalog import format_table, load_catalog
 
-    print("TabRL: loading the model catalog (the first run renders thumbnails, about 1-2 min)...")
+    print("TabRL: loading the model catalog...")
     print(format_table(load_catalog()))
     print("\nTabRL demo: tabrl train " + " ".join(f'"{a}"' if " " in a else a for a in DEMO))
     _cmd_train(build_parser().parse_args(["train", *DEMO]))
