@@ -227,3 +227,15 @@ def test_core_package_imports_neither_ray_nor_streamlit():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_bundle_built_for_another_playground_is_not_used(tmp_path, monkeypatch):
+    """Then the cold path is needed: `quick_catalog` (what the API answers with at once) says so."""
+    from tabrl import catalog, catalog_bundle
+
+    monkeypatch.setenv("TABRL_DATA_DIR", str(tmp_path))
+    assert catalog_bundle.read_bundle() is not None and catalog.quick_catalog() is not None
+    real = catalog_bundle.library_versions()
+    monkeypatch.setattr(catalog_bundle, "library_versions", lambda: {**real, "playground": "9.9.9"})
+    assert catalog_bundle.read_bundle() is None
+    assert catalog.quick_catalog() is None
