@@ -169,9 +169,13 @@ def fetch(spec: RobotArchive, *, base_url: str | None = None, progress: Progress
 
 
 def fetch_robots(robots: tuple[str, ...], progress: Progress | None = None) -> None:
-    """Fetch every robot of `robots` that no root holds yet."""
+    """Fetch every robot of `robots` that no root holds yet; a failure says what to do."""
     for robot in missing(robots):
-        fetch(archive(robot), progress=progress)
+        try:
+            fetch(archive(robot), progress=progress)
+        except MeshFetchError as error:
+            raise MeshFetchError(f"{error}. Try again once online, or clone MuJoCo Menagerie elsewhere, copy it "
+                                 "here and set TABRL_MENAGERIE_DIR to it.") from None
 
 
 def _download(url: str, dest: Path, spec: RobotArchive, progress: Progress | None, read_timeout: float) -> None:
