@@ -84,18 +84,21 @@ class PolicyServer:
             policy, meta = load_policy(Path(checkpoint))
             env = load_env(meta["model_id"])
             key = meta["ppo"]["network"]["policy_obs_key"]
-            self.loaded[checkpoint] = (policy, env.observation_size, key)
+            clock_hz = (meta.get("reward") or {}).get("clock_hz", 1.0)
+            self.loaded[checkpoint] = (policy, env.observation_size, key, clock_hz)
             while len(self.loaded) > self.KEEP:
                 self.loaded.popitem(last=False)
         self.loaded.move_to_end(checkpoint)
         return self.loaded[checkpoint]
 
-    def act(self, checkpoint: str, observation, deterministic: bool = True) -> list[float]:
+    def act(self, checkpoint: str, observation, deterministic: bool = True, time_s: float = 0.0) -> list[float]:
         import jax
         import numpy as np
 
-        policy, size, key = self._policy(checkpoint)
-        obs = _observation_array(observation, size, key)
+        from tabrl.controls import with_phase_numpy
+
+        policy, size, key, clock_hz = self._policy(checkpoint)
+        obs = with_phase_numpy(_observation_array(observation, size, key), time_s, clock_hz)
         seed = 0 if deterministic else int(time.time_ns() % 2**31)
         action = policy(obs, jax.random.PRNGKey(seed))
         return [float(a) for a in np.asarray(action).ravel()]

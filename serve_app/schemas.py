@@ -239,6 +239,8 @@ class ActRequest(BaseModel):
         description="the environment's observation: a flat vector, or a dict of vectors for "
         "models with dict observations (only the policy's key is used)"
     )
+    time: float = Field(default=0.0, ge=0.0, le=1e6, description="seconds since the episode started: "
+                        "the policy also sees the phase of its approach's clock at that time")
     deterministic: bool = True
 
 

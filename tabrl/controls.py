@@ -3,13 +3,13 @@
 Two things a reward approach needs from the environment that Playground's
 environments do not give it:
 
-* **A fixed command.** The joystick models (Go1, G1, T1, ...) feed the policy a
+* **The approach's command.** The joystick models (Go1, G1, T1, ...) feed the policy a
   velocity command (forward m/s, sideways m/s, turn rad/s) that the environment
   resamples at random during an episode. For an approach that random command is
-  noise, so `ControlledEnv` writes the approach's command into
-  `state.info["command"]` before every step (the observation the step returns
-  is computed from it) and again after (undoing the environment's resampling),
-  and recomputes the reset observation with it. The base policies were trained
+  noise, so `ControlledEnv` writes the approach's command (`Command`: a held part
+  plus an optional swing on a beat) into `state.info["command"]` before every step
+  (the observation the step returns is computed from it) and again after (undoing
+  the environment's resampling), and recomputes the reset observation with it. The base policies were trained
   to follow that command, so they do the gross motion (stand, walk, turn) from
   the first step; the fine-tune adds the style.
 * **The phase.** Rhythmic terms reward a motion locked to the episode clock
@@ -44,9 +44,20 @@ def controls_of(spec=None) -> dict[str, Any]:
     """The numbers `ControlledEnv` holds for a reward spec (None: zero command, 1 Hz clock)."""
     import numpy as np
 
-    command = spec.command.as_array() if spec is not None and spec.command is not None else np.zeros(3)
-    clock_hz = spec.clock_hz if spec is not None else 1.0
-    return {"command": np.asarray(command, np.float32), "clock_hz": np.asarray(clock_hz, np.float32)}
+    command = spec.command if spec is not None else None
+    return {
+        "command": np.asarray(command.as_array() if command else np.zeros(3), np.float32),
+        "swing": np.asarray(command.swing_array() if command else np.zeros(3), np.float32),
+        "beat_hz": np.asarray(command.beat_hz if command else 0.5, np.float32),
+        "clock_hz": np.asarray(spec.clock_hz if spec is not None else 1.0, np.float32),
+    }
+
+
+def command_at(controls: dict, time):
+    """The command at `time`: the held part plus the swing on the beat (`Command`)."""
+    import jax.numpy as jnp
+
+    return controls["command"] + controls["swing"] * jnp.sin(2 * jnp.pi * controls["beat_hz"] * time)
 
 
 def has_command(env) -> bool:
@@ -98,7 +109,7 @@ class ControlledEnv(_playground_wrapper.Wrapper):
         info = {**state.info, CONTROLS_KEY: controls}
         obs = state.obs
         if self.hold_command:
-            info[COMMAND_KEY] = controls["command"]
+            info[COMMAND_KEY] = command_at(controls, state.data.time)
             obs = self.env._get_obs(state.data, info)  # the reset's observation, with our command
         return state.replace(obs=_with_phase(obs, self._phase(state.data.time, controls)), info=info)
 
@@ -107,11 +118,11 @@ class ControlledEnv(_playground_wrapper.Wrapper):
         env_obs = _without_phase(state.obs)
         info = dict(state.info)
         if self.hold_command:
-            info[COMMAND_KEY] = controls["command"]
+            info[COMMAND_KEY] = command_at(controls, state.data.time)
         next_state = self.env.step(state.replace(obs=env_obs, info=info), action)
         info = {**next_state.info, CONTROLS_KEY: controls}
-        if self.hold_command:
-            info[COMMAND_KEY] = controls["command"]  # undo the environment's resampling
+        if self.hold_command:  # undo the environment's resampling
+            info[COMMAND_KEY] = command_at(controls, state.data.time)
         obs = _with_phase(next_state.obs, self._phase(next_state.data.time, controls))
         return next_state.replace(obs=obs, info=info)
 
@@ -121,6 +132,18 @@ class ControlledEnv(_playground_wrapper.Wrapper):
 
         angle = 2 * jnp.pi * controls["clock_hz"] * time
         return jnp.stack([jnp.sin(angle), jnp.cos(angle)])
+
+
+def with_phase_numpy(obs, time: float, clock_hz: float):
+    """An environment observation (a vector, or a dict of vectors) as a TabRL policy sees it,
+    `time` seconds into the episode: the phase entries appended (for serving one action)."""
+    import numpy as np
+
+    angle = 2 * np.pi * clock_hz * time
+    phase = np.array([np.sin(angle), np.cos(angle)], np.float32)
+    if isinstance(obs, dict):
+        return {k: np.concatenate([np.asarray(v, np.float32), phase]) for k, v in obs.items()}
+    return np.concatenate([np.asarray(obs, np.float32), phase])
 
 
 def _without_phase(obs):

@@ -83,7 +83,8 @@ def with_controls(spec: RewardSpec, family: str) -> RewardSpec:
     * command: each `track` (or `maximize`) term on a velocity the command drives asks for that speed
       (clipped to the range the base policy learned), so the base walks or turns
       there from the first step and the fine-tune adds the style; rhythmic terms on
-      those velocities (a wag, a shuffle) are style, not travel, and leave it at zero.
+      those velocities (a wag, a shuffle) swing the command on their beat instead
+      (`Command.sway`/`twist`/`rock`), so the base steps side to side or twists in time.
     """
     from tabrl.rewards.spec import COMMAND_LIMITS, Command
 
@@ -91,7 +92,13 @@ def with_controls(spec: RewardSpec, family: str) -> RewardSpec:
     clock_hz = max(rhythmic, key=lambda t: abs(t.weight)).frequency if rhythmic else spec.clock_hz
     command = None
     if family == "go1":
-        speeds = {}
+        speeds, swings, beat = {}, {}, None
+        swing_of = {"forward": "rock", "sideways": "sway", "turn": "twist"}
+        for term in sorted(rhythmic, key=lambda t: -abs(t.weight)):
+            field = COMMAND_FEATURES.get(term.feature or "")
+            if field and term.weight > 0 and swing_of[field] not in swings:
+                swings[swing_of[field]] = term.amplitude
+                beat = beat or term.frequency
         for term in spec.terms:
             field = COMMAND_FEATURES.get(term.feature or "")
             if field and term.weight > 0 and term.kind in ("track", "maximize"):
@@ -99,7 +106,12 @@ def with_controls(spec: RewardSpec, family: str) -> RewardSpec:
                 speed = term.target if term.kind == "track" else term.target + term.tolerance
                 limit = COMMAND_LIMITS[field]
                 speeds[field] = round(max(-limit, min(limit, speed)), 3)
-        command = Command(**speeds)
+        for field, swing in swing_of.items():  # a swing fits in what the held part leaves
+            if swing in swings:
+                room = COMMAND_LIMITS[field] - abs(speeds.get(field, 0.0))
+                swings[swing] = round(max(0.0, min(room, swings[swing])), 3)
+        beat = round(max(0.1, min(2.0, beat)), 3) if beat else 0.5
+        command = Command(**speeds, **swings, beat_hz=beat)
     return spec.model_copy(update={"clock_hz": clock_hz, "command": command})
 
 

@@ -89,8 +89,13 @@ policies were trained on commands within it."""
 
 
 class Command(BaseModel):
-    """A velocity command held fixed for the whole episode, for models that take one (the
-    joystick models): the base policy walks where it says, the reward adds the style."""
+    """The velocity command a joystick model's base policy follows, for the whole episode.
+
+    A held part (`forward`, `sideways`, `turn`), plus an optional rhythm: the command
+    swings by `rock` (forward), `sway` (sideways) and `twist` (turn) as
+    `sin(2 pi beat_hz t)`. The base policy walks where the command says, so a held
+    command makes it stand, walk or turn from the first step, and a rhythmic one makes
+    it shuffle side to side, rock or wiggle on the beat; the reward adds the style."""
 
     model_config = _FROZEN
 
@@ -100,12 +105,31 @@ class Command(BaseModel):
                             description="m/s to the body's left (negative: right)")
     turn: float = Field(default=0.0, ge=-COMMAND_LIMITS["turn"], le=COMMAND_LIMITS["turn"],
                         description="rad/s, counter-clockwise seen from above (negative: clockwise)")
+    rock: float = Field(default=0.0, ge=0.0, le=COMMAND_LIMITS["forward"],
+                        description="m/s: the forward command swings this much either way on the beat")
+    sway: float = Field(default=0.0, ge=0.0, le=COMMAND_LIMITS["sideways"],
+                        description="m/s: the sideways command swings this much either way on the beat")
+    twist: float = Field(default=0.0, ge=0.0, le=COMMAND_LIMITS["turn"],
+                         description="rad/s: the turn command swings this much either way on the beat")
+    beat_hz: float = Field(default=0.5, ge=0.1, le=2.0, description="Hz of the swings (rock, sway, twist)")
+
+    @model_validator(mode="after")
+    def _within_range(self) -> Command:
+        for held, swing in (("forward", "rock"), ("sideways", "sway"), ("turn", "twist")):
+            if abs(getattr(self, held)) + getattr(self, swing) > COMMAND_LIMITS[held] + 1e-9:
+                raise ValueError(f"command {held} {getattr(self, held):g} with {swing} {getattr(self, swing):g} "
+                                 f"leaves the range the base policy learned (|{held}| + {swing} <= "
+                                 f"{COMMAND_LIMITS[held]:g})")
+        return self
 
     def as_array(self) -> list[float]:
         return [self.forward, self.sideways, self.turn]
 
+    def swing_array(self) -> list[float]:
+        return [self.rock, self.sway, self.twist]
+
     def describe(self) -> str:
-        """In words, for the approach card: "stand in place", "forward 0.3 m/s, turn left 0.5 rad/s"."""
+        """In words, for the approach card: "stand in place", "forward 0.3 m/s, sway 0.3 m/s at 0.5 Hz"."""
         parts = []
         if self.forward:
             parts.append(f"{'forward' if self.forward > 0 else 'backward'} {abs(self.forward):g} m/s")
@@ -113,6 +137,10 @@ class Command(BaseModel):
             parts.append(f"{'left' if self.sideways > 0 else 'right'} {abs(self.sideways):g} m/s")
         if self.turn:
             parts.append(f"turn {'left' if self.turn > 0 else 'right'} {abs(self.turn):g} rad/s")
+        swings = [f"{name} ±{value:g} {unit}" for name, value, unit in (
+            ("rock", self.rock, "m/s"), ("sway", self.sway, "m/s"), ("twist", self.twist, "rad/s")) if value]
+        if swings:
+            parts.append(f"{', '.join(swings)} at {self.beat_hz:g} Hz")
         return ", ".join(parts) or "stand in place"
 
 
