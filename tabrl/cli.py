@@ -235,6 +235,36 @@ def _add_render(sub) -> None:
     p.set_defaults(func=_cmd_render)
 
 
+def _cmd_measure(args: argparse.Namespace) -> None:
+    from tabrl.policy_report import format_behaviour, measure_checkpoint
+    from tabrl.training import read_checkpoint_config
+
+    try:
+        meta = read_checkpoint_config(Path(args.checkpoint))
+    except (FileNotFoundError, ValueError) as error:
+        raise UserError(str(error)) from None
+    if not 0 < args.seconds <= 120:
+        raise UserError("--seconds must be between 0 and 120")
+    behaviour = measure_checkpoint(Path(args.checkpoint), args.seconds, args.fps, args.seed)
+    if args.json:
+        _print_json(behaviour.model_dump(mode="json"))
+        return
+    folder = Path(args.checkpoint).resolve()
+    name = folder.parent.name if folder.name == "checkpoint" else folder.name
+    print(f"{meta['model_id']}, {args.seconds:g} s from seed {args.seed}")
+    print(format_behaviour(name, behaviour))
+
+
+def _add_measure(sub) -> None:
+    p = sub.add_parser("measure", help="what a trained checkpoint does: its behaviour report, intents and reference")
+    p.add_argument("--checkpoint", required=True, help="a checkpoint folder written by `tabrl train`")
+    p.add_argument("--seconds", type=float, default=10.0, help="rollout length (the video's)")
+    p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--seed", type=int, default=0, help="reset seed (the video's)")
+    p.add_argument("--json", action="store_true", help="the report as JSON")
+    p.set_defaults(func=_cmd_measure)
+
+
 def _cmd_serve(args: argparse.Namespace) -> None:
     from serve_app.launch import serve_forever
 
@@ -356,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_propose(sub)
     _add_train(sub)
     _add_render(sub)
+    _add_measure(sub)
     _add_bench(sub)
     _add_pretrain(sub)
     _add_import_policy(sub)

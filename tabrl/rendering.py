@@ -6,14 +6,16 @@ Mesa on a CPU machine, through the driver on an NVIDIA one.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
 
 import mujoco
+
+from tabrl.policy_report import ApproachBehaviour
 
 # Seen from three-quarters front for robots that walk the floor; from the side
 # for the planar control-suite models, which move in the x-z plane.
@@ -133,15 +135,16 @@ def rollout_states(env, policy, seconds: float, fps: int, seed: int = 0) -> dict
     return {"qpos": qpos[pick], "qvel": qvel[pick], "mocap_pos": mocap_pos[pick], "mocap_quat": mocap_quat[pick]}
 
 
-def render_states(
+def iter_frames(
     model: mujoco.MjModel,
     states: dict[str, np.ndarray],
     family: str,
     width: int = 640,
     height: int = 480,
     fast: bool = False,
-) -> np.ndarray:
-    """Frames (n, height, width, 3) of recorded states, the camera following the robot.
+) -> Iterator[np.ndarray]:
+    """Frames (height, width, 3) of recorded states, one at a time, the camera following
+    the robot; each frame is a view of the renderer's buffer, valid until the next.
 
     The camera is framed on the first state and then keeps its distance and
     angles while its look-at point follows the robot. `fast` turns off shadows
@@ -150,10 +153,10 @@ def render_states(
     data = mujoco.MjData(model)
     model.vis.global_.offwidth = max(model.vis.global_.offwidth, width)
     model.vis.global_.offheight = max(model.vis.global_.offheight, height)
-    frames = np.empty((len(states["qpos"]), height, width, 3), np.uint8)
     camera = None
+    buffer = np.empty((height, width, 3), np.uint8)
     with mujoco.Renderer(model, height=height, width=width) as renderer:
-        for i in range(len(frames)):
+        for i in range(len(states["qpos"])):
             data.qpos[:], data.qvel[:] = states["qpos"][i], states["qvel"][i]
             if model.nmocap:
                 data.mocap_pos[:], data.mocap_quat[:] = states["mocap_pos"][i], states["mocap_quat"][i]
@@ -169,7 +172,21 @@ def render_states(
             if fast:
                 renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
                 renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
-            frames[i] = renderer.render()
+            yield renderer.render(out=buffer)
+
+
+def render_states(
+    model: mujoco.MjModel,
+    states: dict[str, np.ndarray],
+    family: str,
+    width: int = 640,
+    height: int = 480,
+    fast: bool = False,
+) -> np.ndarray:
+    """Frames (n, height, width, 3) of recorded states (see `iter_frames`)."""
+    frames = np.empty((len(states["qpos"]), height, width, 3), np.uint8)
+    for i, frame in enumerate(iter_frames(model, states, family, width, height, fast)):
+        frames[i] = frame
     return frames
 
 
@@ -188,23 +205,26 @@ def render_policy_video(
     Every checkpoint of a model rendered with the same `seed` starts from the
     same state, so videos of a batch line up frame by frame. Returns the frames.
     """
-    import jax
-
     from tabrl.playground import family_by_model
-    from tabrl.rewards.spec import RewardSpec
-    from tabrl.training import load_policy, policy_env
+    from tabrl.policy_rollout import checkpoint_row, mj_model, rollout_rows
     from tabrl.video import write_mp4
 
-    policy, meta = load_policy(checkpoint)
-    # The approach's command and phase clock, as in training (a base policy: stand in place).
-    spec = RewardSpec.model_validate(meta["reward"]) if meta.get("reward") else None
-    env = policy_env(meta["model_id"], spec)
-    states = rollout_states(env, policy, seconds, fps, seed=seed)
-    if fast is None:
-        fast = jax.default_backend() == "cpu"
-    frames = render_states(env.mj_model, states, family_by_model()[meta["model_id"]], width, height, fast=fast)
+    row = checkpoint_row(Path(checkpoint))
+    model_id = row.meta["model_id"]
+    (states,) = rollout_rows(model_id, [row], seconds=seconds, fps=fps, seed=seed)
+    frames = render_states(mj_model(model_id), states, family_by_model()[model_id], width, height,
+                           fast=_fast(fast))
     write_mp4(out, frames, fps)
     return frames
+
+
+def _fast(fast: bool | None) -> bool:
+    """Shadows and reflections off on a CPU (about 4x faster), on with an accelerator."""
+    if fast is not None:
+        return fast
+    import jax
+
+    return jax.default_backend() == "cpu"
 
 
 class RenderedVideo(BaseModel):
@@ -212,7 +232,10 @@ class RenderedVideo(BaseModel):
     video: str | None = None
     frames: int = 0
     render_seconds: float = 0.0
+    """Drawing and encoding this video (its share of the batch's rollout not included)."""
     error: str | None = None
+    behaviour: ApproachBehaviour | None = None
+    """What the policy did in this video, judged against its spec, beside its reference."""
 
 
 def render_batch_videos(
@@ -224,29 +247,65 @@ def render_batch_videos(
     size: tuple[int, int] = (640, 480),
     seed: int = 0,
     on_stage: Callable[[str], None] | None = None,
+    measure: bool = True,
 ) -> tuple[list[RenderedVideo], Path | None]:
-    """Render `(index, checkpoint, label)` items to `out_dir/approach-<index>/video.mp4`, same seed
-    for all (so they start from one state), and a labelled side-by-side `out_dir/composite.mp4`.
+    """Render `(index, checkpoint, label)` items (checkpoints of one model) to
+    `out_dir/approach-<index>/video.mp4` and a labelled side-by-side `out_dir/composite.mp4`.
 
-    A checkpoint that fails to render is reported with its error; the others still render.
+    One batched rollout (`tabrl.policy_rollout`) from one reset key serves every
+    checkpoint and, with `measure`, each one's reference (the base policy under the
+    same command, or zero actions); the videos are then drawn in parallel processes
+    (`tabrl.drawing`). Each video carries its behaviour report. A checkpoint that
+    fails to load or draw is reported with its error; the others still render.
     """
+    from tabrl.catalog import base_policy_dir
+    from tabrl.drawing import draw_videos
+    from tabrl.playground import family_by_model
+    from tabrl.policy_report import approach_behaviour
+    from tabrl.policy_rollout import checkpoint_row, mj_model, rollout_rows
+    from tabrl.rewards.spec import RewardSpec
     from tabrl.video import write_composite
 
     out_dir = Path(out_dir)
-    rendered, videos, labels = [], [], []
+    rendered: dict[int, RenderedVideo] = {}
+    loaded = []  # (index, label, row)
     for index, checkpoint, label in items:
-        if on_stage:
-            on_stage(f"rendering {label}")
-        video = out_dir / f"approach-{index}" / "video.mp4"
-        started = time.monotonic()
         try:
-            frames = render_policy_video(Path(checkpoint), video, seconds, fps, *size, seed=seed)
+            loaded.append((index, label, checkpoint_row(Path(checkpoint))))
         except Exception as error:  # a trained policy without a video is still reported
-            rendered.append(RenderedVideo(index=index, error=f"rendering failed: {error}"))
-            continue
-        rendered.append(RenderedVideo(index=index, video=str(video), frames=len(frames),
-                                      render_seconds=round(time.monotonic() - started, 2)))
-        videos.append(frames)
-        labels.append(label)
-    composite = write_composite(out_dir / "composite.mp4", videos, labels, fps) if videos else None
-    return rendered, composite
+            rendered[index] = RenderedVideo(index=index, error=f"rendering failed: {error}")
+    if loaded:
+        model_id = loaded[0][2].meta["model_id"]
+        family = family_by_model()[model_id]
+        rows = [row for _, _, row in loaded]
+        references, kind = [], None
+        if measure:
+            base = base_policy_dir(model_id)
+            kind = "base policy" if base is not None else "zero action"
+            references = [checkpoint_row(base, controls=row.controls) if base is not None
+                          else dataclasses.replace(row, zero_action=True) for row in rows]
+        if on_stage:
+            on_stage(f"rolling out {len(rows)} policies")
+        states = rollout_rows(model_id, rows + references, seconds=seconds, fps=fps, seed=seed)
+        if on_stage:
+            on_stage(f"drawing {len(rows)} videos")
+        model = mj_model(model_id)
+        paths = [out_dir / f"approach-{index}" / "video.mp4" for index, _, _ in loaded]
+        drawn = draw_videos(model, family, states[: len(rows)], paths, fps=fps, width=size[0],
+                            height=size[1], fast=_fast(None))
+        videos, labels = [], []
+        for k, ((index, label, row), path, (frames, took, error)) in enumerate(zip(loaded, paths, drawn)):
+            if error:
+                rendered[index] = RenderedVideo(index=index, error=f"rendering failed: {error}")
+                continue
+            behaviour = None
+            if measure:
+                spec = RewardSpec.model_validate(row.meta["reward"]) if row.meta.get("reward") else None
+                behaviour = approach_behaviour(model, states[k], fps, family, spec,
+                                               reference_states=states[len(rows) + k], reference_policy=kind)
+            rendered[index] = RenderedVideo(index=index, video=str(path), frames=len(frames),
+                                            render_seconds=round(took, 2), behaviour=behaviour)
+            videos.append(frames)
+            labels.append(label)
+    composite = write_composite(out_dir / "composite.mp4", videos, labels, fps) if loaded and videos else None
+    return [rendered[index] for index, _, _ in items], composite
