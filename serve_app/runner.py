@@ -68,6 +68,7 @@ def _on_progress(store: JobStore, job_id: str):
 def run_job(job_id: str, settings: ServeSettings, proposer, renderer) -> str:
     """Run one job to a terminal status; returns that status. Never raises for a job's own failure."""
     from tabrl.catalog import base_policy_dir
+    from tabrl.policy_report import ApproachBehaviour, batch_distinctness
     from tabrl.rewards.spec import RewardSpec
     from tabrl.training import scaled_ppo_config
     from tune_jobs.batch import ensure_ray, run_batch
@@ -134,6 +135,9 @@ def run_job(job_id: str, settings: ServeSettings, proposer, renderer) -> str:
                     trial.status, trial.error = "failed", video["error"]
                 else:
                     trial.video_url = f"/api/training/jobs/{job_id}/videos/{index}"
+                    if video.get("behaviour"):
+                        trial.behaviour = ApproachBehaviour.model_validate(video["behaviour"])
+            view.distinctness = batch_distinctness([t.behaviour for t in view.trials])
             if rendered["composite"]:
                 view.composite_url = f"/api/training/jobs/{job_id}/composite"
             succeeded = [t for t in view.trials if t.status == "succeeded"]

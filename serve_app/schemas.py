@@ -12,7 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tabrl.behaviour import Distinctness
 from tabrl.catalog import ModelEntry
+from tabrl.policy_report import ApproachBehaviour
 from tabrl.rewards.spec import Approach
 from tabrl.rewards.variants import MAX_VARIANT
 
@@ -171,6 +173,9 @@ class TrialView(BaseModel):
     video_url: str | None = None
     error: str | None = None
     reward: dict | None = Field(default=None, description="the approach's reward spec")
+    behaviour: ApproachBehaviour | None = Field(
+        default=None, description="what the policy did in its video (measured from the same rollout), "
+        "its reward terms judged against it, and what changed against the base policy (or zero actions)")
 
 
 class JobView(BaseModel):
@@ -194,6 +199,8 @@ class JobView(BaseModel):
     composite_url: str | None = None
     error: str | None = None
     render: RenderOptions
+    distinctness: Distinctness | None = Field(
+        default=None, description="how different the rendered approaches' behaviours are")
     demo: bool = Field(default=False, description="a ready-made result shipped with TabRL, not trained here")
     favourite: int | None = Field(
         default=None, ge=0, le=2,

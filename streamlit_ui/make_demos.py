@@ -108,7 +108,7 @@ def make_demo(model_id: str, prompt: str, num_steps: int, out_root: Path, *, siz
                 compile_seconds=metrics.compile_seconds if metrics else None,
                 train_seconds=metrics.train_seconds if metrics else None,
                 video_url=video_url, error=outcome.error,
-                reward=approach.reward.model_dump(mode="json"),
+                reward=approach.reward.model_dump(mode="json"), behaviour=outcome.behaviour,
             ))
         composite_url = None
         if result.composite:
@@ -125,6 +125,7 @@ def make_demo(model_id: str, prompt: str, num_steps: int, out_root: Path, *, siz
         created_at=created, started_at=created, finished_at=finished,
         source=proposal.source, warnings=list(proposal.warnings), trials=trials, composite_url=composite_url,
         render=RenderOptions(seconds=seconds, fps=fps, width=size[0], height=size[1], seed=seed), demo=True,
+        distinctness=result.distinctness,
     )
     (target / "job.json").write_text(json.dumps(view.model_dump(mode="json"), indent=2) + "\n")
     return target

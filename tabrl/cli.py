@@ -153,6 +153,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     base = base_policy_dir(args.model) if args.base_policy is not False else None
     if args.base_policy and base is None:
         raise UserError(f"{args.model} has no base policy; run with --no-base-policy")
+    from tabrl.policy_report import format_behaviour
     from tabrl.rewards import propose
     from tune_jobs.pipeline import new_job_id, train_and_render
 
@@ -190,7 +191,14 @@ def _cmd_train(args: argparse.Namespace) -> None:
     for outcome in result.approaches:
         where = outcome.video if outcome.status == "succeeded" else f"FAILED: {outcome.error}"
         print(f"{outcome.name}: {where}")
+        if outcome.behaviour is not None:
+            print("\n".join("  " + line for line in format_behaviour("it", outcome.behaviour).splitlines()))
+    if result.distinctness is not None:
+        d = result.distinctness
+        print(f"distinct: {'yes' if d.distinct else 'no'} (closest pair {d.closest[0]}-{d.closest[1]}: "
+              f"distance {d.minimum:.2f}, 1 = visibly different)")
     print(f"composite: {result.composite}")
+    print(f"job: {out / 'job.json'}")
 
 
 def _add_train(sub) -> None:

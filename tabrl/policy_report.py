@@ -14,7 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tabrl.behaviour import BehaviourReport, IntentSummary, descriptor_vector, judge, plain_words, summarize
+from tabrl.behaviour import (
+    BehaviourReport, Distinctness, IntentSummary, descriptor_vector, distinctness, judge, plain_words, summarize,
+)
 from tabrl.behaviour.compare import LEVEL_SCALES, OSCILLATION_SCALES
 
 ReferenceKind = Literal["base policy", "zero action"]
@@ -84,6 +86,12 @@ def approach_behaviour(model, states: dict, fps: float, family: str, spec=None,
         reference_words=plain_words(reference) if reference is not None else None,
         changed=what_changed(report, reference) if reference is not None else [],
     )
+
+
+def batch_distinctness(behaviours: list[ApproachBehaviour | None]) -> Distinctness | None:
+    """How distinct the measured approaches of a batch are (None with fewer than two)."""
+    reports = [b.report for b in behaviours if b is not None]
+    return distinctness(reports) if len(reports) >= 2 else None
 
 
 def format_behaviour(name: str, behaviour: ApproachBehaviour) -> str:

@@ -202,6 +202,18 @@ def test_batch_trains_three_approaches_with_live_progress(finished_job):
     assert final["composite_url"] and all(t["video_url"] and t["policy_id"] for t in final["trials"])
 
 
+def test_each_trial_reports_what_its_policy_did(api, finished_job):
+    job = api.get(f"/api/training/jobs/{finished_job['job_id']}").json()
+    for trial in job["trials"]:
+        behaviour = trial["behaviour"]
+        assert behaviour["report"]["frames"] == round(RENDER["seconds"] * RENDER.get("fps", 30))
+        assert "travels" in behaviour["words"]
+        assert behaviour["intents"]["results"] and behaviour["intents"]["sentence"]
+        assert behaviour["reference_policy"] == "zero action"  # CartpoleBalance has no base policy
+        assert len(behaviour["report"]["traces"]["time"]) >= 2  # what the card's plot draws
+    assert len(job["distinctness"]["pairs"]) == 3
+
+
 def test_videos_download_and_seek(api, finished_job, tmp_path):
     job = api.get(f"/api/training/jobs/{finished_job['job_id']}").json()
     infos = []

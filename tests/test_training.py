@@ -66,6 +66,13 @@ def test_train_gives_three_synchronized_h264_videos(cartpole_job):
     composite = probe(Path(job["composite"]))
     assert composite.codec == "h264" and composite.width == 3 * 320
     assert composite.frames == infos[0].frames
+    # What each policy did, measured from its video's rollout, in the output and in job.json.
+    assert json.loads((out / "job.json").read_text()) == job
+    for approach in job["approaches"]:
+        behaviour = approach["behaviour"]
+        assert behaviour["report"]["frames"] == infos[0].frames and "travels" in behaviour["words"]
+        assert behaviour["intents"]["results"] and behaviour["reference_policy"] == "zero action"
+    assert len(job["distinctness"]["pairs"]) == 3
 
 
 @pytest.mark.slow

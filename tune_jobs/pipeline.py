@@ -1,4 +1,7 @@
-"""A whole batch: train the approaches as Tune trials, then render each to video.
+"""A whole batch: train the approaches as Tune trials, then render each to video and measure it.
+
+The result (`JobResult`, also written to `out_dir/job.json`) carries each approach's
+behaviour report and how distinct the three are.
 
 Used by `tabrl train` and by the Serve app's training coordinator.
 """
@@ -11,6 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from tabrl.behaviour import Distinctness
+from tabrl.policy_report import ApproachBehaviour, batch_distinctness
 from tabrl.training import Progress
 from tune_jobs.batch import ProgressHandler, run_batch
 
@@ -30,6 +35,8 @@ class ApproachOutcome(BaseModel):
     checkpoint: str | None = None
     metrics: ApproachMetrics | None = None
     error: str | None = None
+    behaviour: ApproachBehaviour | None = None
+    """What the policy did in its video, judged against its spec, beside its reference."""
 
 
 class JobResult(BaseModel):
@@ -39,6 +46,8 @@ class JobResult(BaseModel):
     approaches: list[ApproachOutcome]
     composite: str | None = None
     seconds: float
+    distinctness: Distinctness | None = None
+    """How different the rendered approaches' behaviours are (two or more videos)."""
 
 
 def new_job_id() -> str:
@@ -86,12 +95,17 @@ def train_and_render(
                                             seed=seed, on_stage=on_stage)
     for video in videos:
         outcome = outcomes[video.index]
-        outcome.video = video.video
+        outcome.video, outcome.behaviour = video.video, video.behaviour
         if video.error:
             outcome.status, outcome.error = "failed", video.error
-    return JobResult(job_id=job_id or out_dir.name, model=model_id, prompt=prompt, approaches=outcomes,
-                     composite=str(composite) if composite else None,
-                     seconds=round(time.monotonic() - started, 1))
+    result = JobResult(
+        job_id=job_id or out_dir.name, model=model_id, prompt=prompt, approaches=outcomes,
+        composite=str(composite) if composite else None, seconds=round(time.monotonic() - started, 1),
+        distinctness=batch_distinctness([o.behaviour for o in outcomes]),
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "job.json").write_text(result.model_dump_json(indent=1) + "\n")
+    return result
 
 
 __all__ = ["ApproachOutcome", "JobResult", "Progress", "new_job_id", "train_and_render"]
