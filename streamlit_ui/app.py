@@ -490,8 +490,11 @@ def results(view: JobView) -> None:
             st.button("⭐ Favourite" if trial.index == favourite else "☆ Mark as favourite",
                       key=f"fav_{trial.index}", on_click=set_favourite, args=(view, trial.index, favourite),
                       width="stretch", type="primary" if trial.index == favourite else "secondary")
+            behaviour_card(trial)
             if trial.error:
                 st.error(trial.error)
+    if logic.distinctness_text(view):
+        st.caption(logic.distinctness_text(view))
     failed = st.session_state.get("favourite_error")
     if failed and failed[0] == view.job_id:
         st.error(f"Could not save the favourite: {failed[1]}", icon="🙅")
@@ -504,6 +507,15 @@ def results(view: JobView) -> None:
         for column, trial in zip(columns, view.trials):
             with column:
                 trial_panel(trial)
+
+
+def behaviour_card(trial) -> None:
+    """What the policy did in its video (the API's behaviour report), under the video."""
+    for line in logic.behaviour_lines(trial):
+        st.caption(line)
+    rows = logic.motion_trace_rows(trial)
+    if rows:
+        st.line_chart(rows, x="seconds", height=140)
 
 
 def _deferred(path: str, view: JobView):

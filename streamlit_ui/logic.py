@@ -316,6 +316,57 @@ def reward_curve_rows(trial: TrialView) -> list[dict]:
             for p in trial.reward_curve if p.episode_reward is not None]
 
 
+INTENT_ICONS = {"met": "✅", "partly": "🟡", "not met": "❌", "not measured": "·"}
+
+
+def behaviour_lines(trial: TrialView) -> list[str]:
+    """A video card's report in words: what the robot did, the intents met, what changed
+    against the reference. Empty when the trial has no report."""
+    b = trial.behaviour
+    if b is None:
+        return []
+    lines = [f"🔎 It {b.words}."]
+    if b.intents is not None and b.intents.results:
+        measured = [r for r in b.intents.results if r.status != "not measured"]
+        met = sum(r.status == "met" for r in measured)
+        lines.append(f"🎯 {met} of {len(measured)} intents met: "
+                     + ", ".join(f"{INTENT_ICONS[r.status]} {r.term}" for r in b.intents.results))
+    if b.reference is not None:
+        changed = ", ".join(b.changed) if b.changed else "nothing a person would see"
+        lines.append(f"↔️ vs. the {b.reference_policy}: {changed}")
+    return lines
+
+
+def motion_trace_rows(trial: TrialView) -> list[dict]:
+    """The card's plot: roll (degrees) and sideways sway (cm) over the video's seconds, from
+    the report's traces; the traces a model does not have are left out."""
+    if trial.behaviour is None:
+        return []
+    traces = trial.behaviour.report.traces
+    rows = []
+    for i, t in enumerate(traces.time):
+        row = {"seconds": round(t, 2)}
+        if traces.roll is not None:
+            row["roll (°)"] = round(math.degrees(traces.roll[i]), 2)
+        if traces.sway is not None:
+            row["sway (cm)"] = round(traces.sway[i] * 100, 2)
+        if len(row) == 1:  # a planar model: its height is what moves
+            row["height (cm)"] = round(traces.height[i] * 100, 2)
+        rows.append(row)
+    return rows
+
+
+def distinctness_text(job: JobView) -> str | None:
+    """One line on whether the approaches came out different from one another."""
+    d = job.distinctness
+    if d is None:
+        return None
+    first, second = (job.trials[i].name if i < len(job.trials) else str(i) for i in d.closest)
+    if d.distinct:
+        return f"🧭 The approaches behave distinctly (closest: {first} and {second}, distance {d.minimum:.1f})."
+    return f"🧭 {first} and {second} behave much alike (distance {d.minimum:.1f}; 1 = visibly different)."
+
+
 def job_title(job: JobView) -> str:
     prompt = job.prompt if len(job.prompt) <= 48 else job.prompt[:47] + "…"
     return f"“{prompt}”"

@@ -161,3 +161,58 @@ def test_the_favourite_comes_from_the_api_except_on_demo_jobs():
     assert logic.toggled_favourite(2, 2) is None  # clicking the favourite again clears it
     assert logic.history_label(trained).startswith("✅ ⭐ ")
     assert "⭐" not in logic.history_label(job(status="succeeded", trials=trials))
+
+
+SLIDER = """<mujoco><worldbody><geom type="plane" size="5 5 .1"/>
+<body name="box" pos="0 0 .3"><freejoint/><geom type="box" size=".2 .1 .05"/></body></worldbody></mujoco>"""
+
+
+def swaying_box_behaviour(amplitude: float, reference_amplitude: float = 0.0):
+    """The report of a box swaying sideways at 1.5 Hz (real MuJoCo, no JAX), beside a reference."""
+    import mujoco
+    import numpy as np
+
+    from tabrl.policy_report import approach_behaviour
+
+    m = mujoco.MjModel.from_xml_string(SLIDER)
+    t = np.arange(300) / 30
+
+    def states(a):
+        qpos = np.tile([0, 0, 0.3, 1, 0, 0, 0], (len(t), 1)).astype(float)
+        qpos[:, 1] = a * np.sin(2 * np.pi * 1.5 * t)
+        return {"qpos": qpos, "qvel": np.zeros((len(t), 6))}
+
+    spec = RewardSpec(terms=[Term(name="hip_sway", kind="oscillate", feature="lateral_velocity", weight=1.0,
+                                  frequency=1.5, amplitude=2 * np.pi * 1.5 * 0.04)])
+    return approach_behaviour(m, states(amplitude), 30, "locomotion", spec,
+                              reference_states=states(reference_amplitude), reference_policy="base policy")
+
+
+def test_a_video_card_says_what_the_robot_did_and_which_intents_were_met():
+    behaviour = swaying_box_behaviour(0.05)
+    trial = TrialView(index=0, name="Hula", description="d", status="succeeded", num_steps=2000, fraction=1.0,
+                      behaviour=behaviour)
+    words, intents, changed = logic.behaviour_lines(trial)
+    assert words.startswith("🔎 It sways side to side 5 cm at 1.5 Hz")
+    assert intents == "🎯 1 of 1 intents met: ✅ hip_sway"
+    assert changed.startswith("↔️ vs. the base policy: hip sway +5.0 cm")
+    rows = logic.motion_trace_rows(trial)
+    assert len(rows) >= 90 and rows[-1]["seconds"] >= 9.5  # 10 s at up to 10 Hz
+    assert max(r["sway (cm)"] for r in rows) == pytest.approx(5, abs=0.6)
+    still = TrialView(index=1, name="Still", description="d", status="succeeded", num_steps=2000, fraction=1.0,
+                      behaviour=swaying_box_behaviour(0.0))
+    assert "❌ hip_sway" in logic.behaviour_lines(still)[1]
+    assert logic.behaviour_lines(still)[2].endswith("nothing a person would see")
+    assert logic.behaviour_lines(still.model_copy(update={"behaviour": None})) == []
+
+
+def test_the_page_says_whether_the_approaches_differ():
+    from tabrl.policy_report import batch_distinctness
+
+    a, b = swaying_box_behaviour(0.05), swaying_box_behaviour(0.0)
+    trials = [TrialView(index=i, name=n, description="d", status="succeeded", num_steps=2000, fraction=1.0)
+              for i, n in enumerate(["Hula", "Still"])]
+    assert "behave distinctly" in logic.distinctness_text(job(trials=trials, distinctness=batch_distinctness([a, b])))
+    assert "Hula and Still behave much alike" in logic.distinctness_text(
+        job(trials=trials, distinctness=batch_distinctness([a, a])))
+    assert logic.distinctness_text(job(trials=trials)) is None
