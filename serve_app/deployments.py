@@ -52,13 +52,16 @@ class Proposer:
 class Renderer:
     def render_batch(self, out_dir: str, items: list, options: dict) -> dict:
         from tabrl.rendering import render_batch_videos
+        from tabrl.stages import StageClock
 
+        clock = StageClock()
         videos, composite = render_batch_videos(
             [(i, Path(c), label) for i, c, label in items], Path(out_dir),
             seconds=options["seconds"], fps=options["fps"], size=(options["width"], options["height"]),
-            seed=options["seed"],
+            seed=options["seed"], clock=clock,
         )
-        return {"videos": [v.model_dump() for v in videos], "composite": str(composite) if composite else None}
+        return {"videos": [v.model_dump() for v in videos], "composite": str(composite) if composite else None,
+                "stages": [s.model_dump() for s in clock.stages]}
 
     def render_one(self, checkpoint: str, out: str, seconds: float, fps: int, width: int, height: int,
                    seed: int) -> int:

@@ -69,6 +69,7 @@ def run_job(job_id: str, settings: ServeSettings, proposer, renderer) -> str:
     """Run one job to a terminal status; returns that status. Never raises for a job's own failure."""
     from tabrl.catalog import base_policy_dir
     from tabrl.policy_report import ApproachBehaviour, batch_distinctness
+    from tabrl.stages import Stage, StageClock
     from tabrl.rewards.spec import RewardSpec
     from tabrl.training import scaled_ppo_config
     from tune_jobs.batch import ensure_ray, run_batch
@@ -80,8 +81,10 @@ def run_job(job_id: str, settings: ServeSettings, proposer, renderer) -> str:
         view.started_at = time.time()
     store.update(job_id, started)
     try:
+        clock = StageClock()
         if not job.trials:
-            job = _propose(store, job, proposer)
+            with clock.stage("propose"):
+                job = _propose(store, job, proposer)
         ensure_ray()
         import ray
 
@@ -95,12 +98,14 @@ def run_job(job_id: str, settings: ServeSettings, proposer, renderer) -> str:
                 trial.status = "running"
         store.update(job_id, mark_training)
         out = job_dir(settings, job_id)
+        batch_started = time.monotonic()
         batch = run_batch(
             job.model_id, [RewardSpec.model_validate(t.reward) for t in job.trials], job.num_steps, out,
             base_checkpoint=base, on_progress=_on_progress(store, job_id),
             storage_path=settings.tune_storage, seed=job.render.seed,
         )
         num_envs = scaled_ppo_config(job.model_id, job.num_steps, accelerator=accelerator).num_envs
+        clock.add_batch(time.monotonic() - batch_started, [o.result for o in batch.trials])
 
         def trained(view: JobView) -> None:
             for outcome in batch.trials:
@@ -114,6 +119,7 @@ def run_job(job_id: str, settings: ServeSettings, proposer, renderer) -> str:
                     trial.env_steps_per_second = r.env_steps_per_second
                     trial.policy_id = f"{job_id}-{outcome.index}"
             view.status, view.stage = "rendering", "rendering the videos"
+            view.stages = list(clock.stages)
         job = store.update(job_id, trained)
         items = [(o.index, o.result.checkpoint, job.trials[o.index].name) for o in batch.trials if o.result]
         rendered = renderer.render_batch.remote(str(out), items, job.render.model_dump()).result() if items else {
@@ -138,6 +144,7 @@ def run_job(job_id: str, settings: ServeSettings, proposer, renderer) -> str:
                     if video.get("behaviour"):
                         trial.behaviour = ApproachBehaviour.model_validate(video["behaviour"])
             view.distinctness = batch_distinctness([t.behaviour for t in view.trials])
+            view.stages = clock.stages + [Stage.model_validate(s) for s in rendered.get("stages", [])]
             if rendered["composite"]:
                 view.composite_url = f"/api/training/jobs/{job_id}/composite"
             succeeded = [t for t in view.trials if t.status == "succeeded"]

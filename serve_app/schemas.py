@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tabrl.behaviour import Distinctness
 from tabrl.catalog import ModelEntry
 from tabrl.policy_report import ApproachBehaviour
+from tabrl.stages import Stage
 from tabrl.rewards.spec import Approach
 from tabrl.rewards.variants import MAX_VARIANT
 
@@ -201,6 +202,9 @@ class JobView(BaseModel):
     render: RenderOptions
     distinctness: Distinctness | None = Field(
         default=None, description="how different the rendered approaches' behaviours are")
+    stages: list[Stage] = Field(
+        default_factory=list, description="where the time went, stage by stage, as each finished: "
+        "start, propose, compile, train, render, composite (seconds)")
     demo: bool = Field(default=False, description="a ready-made result shipped with TabRL, not trained here")
     favourite: int | None = Field(
         default=None, ge=0, le=2,

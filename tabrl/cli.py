@@ -155,11 +155,14 @@ def _cmd_train(args: argparse.Namespace) -> None:
         raise UserError(f"{args.model} has no base policy; run with --no-base-policy")
     from tabrl.policy_report import format_behaviour
     from tabrl.rewards import propose
+    from tabrl.stages import StageClock
     from tune_jobs.pipeline import new_job_id, train_and_render
 
     job_id = new_job_id()
     out = Path(args.out) if args.out else data_dir() / "jobs" / job_id
-    proposal = propose(args.model, args.prompt)
+    clock = StageClock()
+    with clock.stage("propose"):
+        proposal = propose(args.model, args.prompt)
     for warning in proposal.warnings:
         print(f"note: {warning}", file=sys.stderr)
     bars = [
@@ -181,7 +184,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         result = train_and_render(
             args.model, proposal.prompt, proposal.approaches, args.steps, out, job_id=job_id,
             base_checkpoint=base, on_progress=on_progress, video_seconds=args.seconds,
-            size=args.size, seed=args.seed,
+            size=args.size, seed=args.seed, clock=clock,
         )
     for bar in bars:
         bar.close()
@@ -198,6 +201,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         print(f"distinct: {'yes' if d.distinct else 'no'} (closest pair {d.closest[0]}-{d.closest[1]}: "
               f"distance {d.minimum:.2f}, 1 = visibly different)")
     print(f"composite: {result.composite}")
+    print("time: " + ", ".join(f"{s.name} {s.seconds:.0f} s" for s in result.stages) + f" ({sum(s.seconds for s in result.stages):.0f} s in all)")
     print(f"job: {out / 'job.json'}")
 
 

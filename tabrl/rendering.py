@@ -7,6 +7,7 @@ Mesa on a CPU machine, through the driver on an NVIDIA one.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel
 import mujoco
 
 from tabrl.policy_report import ApproachBehaviour
+from tabrl.stages import StageClock
 
 # Seen from three-quarters front for robots that walk the floor; from the side
 # for the planar control-suite models, which move in the x-z plane.
@@ -248,6 +250,7 @@ def render_batch_videos(
     seed: int = 0,
     on_stage: Callable[[str], None] | None = None,
     measure: bool = True,
+    clock: StageClock | None = None,
 ) -> tuple[list[RenderedVideo], Path | None]:
     """Render `(index, checkpoint, label)` items (checkpoints of one model) to
     `out_dir/approach-<index>/video.mp4` and a labelled side-by-side `out_dir/composite.mp4`.
@@ -257,6 +260,7 @@ def render_batch_videos(
     same command, or zero actions); the videos are then drawn in parallel processes
     (`tabrl.drawing`). Each video carries its behaviour report. A checkpoint that
     fails to load or draw is reported with its error; the others still render.
+    `clock` gets the "render" (rollout, drawing, measuring) and "composite" stages.
     """
     from tabrl.catalog import base_policy_dir
     from tabrl.drawing import draw_videos
@@ -267,7 +271,10 @@ def render_batch_videos(
     from tabrl.video import write_composite
 
     out_dir = Path(out_dir)
+    clock = clock if clock is not None else StageClock()
+    started = time.monotonic()
     rendered: dict[int, RenderedVideo] = {}
+    videos, labels = [], []
     loaded = []  # (index, label, row)
     for index, checkpoint, label in items:
         try:
@@ -293,7 +300,6 @@ def render_batch_videos(
         paths = [out_dir / f"approach-{index}" / "video.mp4" for index, _, _ in loaded]
         drawn = draw_videos(model, family, states[: len(rows)], paths, fps=fps, width=size[0],
                             height=size[1], fast=_fast(None))
-        videos, labels = [], []
         for k, ((index, label, row), path, (frames, took, error)) in enumerate(zip(loaded, paths, drawn)):
             if error:
                 rendered[index] = RenderedVideo(index=index, error=f"rendering failed: {error}")
@@ -307,5 +313,7 @@ def render_batch_videos(
                                             render_seconds=round(took, 2), behaviour=behaviour)
             videos.append(frames)
             labels.append(label)
-    composite = write_composite(out_dir / "composite.mp4", videos, labels, fps) if loaded and videos else None
+    clock.add("render", time.monotonic() - started)
+    with clock.stage("composite"):
+        composite = write_composite(out_dir / "composite.mp4", videos, labels, fps) if videos else None
     return [rendered[index] for index, _, _ in items], composite

@@ -212,6 +212,9 @@ def test_each_trial_reports_what_its_policy_did(api, finished_job):
         assert behaviour["reference_policy"] == "zero action"  # CartpoleBalance has no base policy
         assert len(behaviour["report"]["traces"]["time"]) >= 2  # what the card's plot draws
     assert len(job["distinctness"]["pairs"]) == 3
+    # The job's time, stage by stage (the server did not propose: the approaches came with the request).
+    assert [s["name"] for s in job["stages"]] == ["start", "compile", "train", "render", "composite"]
+    assert all(s["seconds"] >= 0 for s in job["stages"])
 
 
 def test_videos_download_and_seek(api, finished_job, tmp_path):

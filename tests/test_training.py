@@ -73,6 +73,11 @@ def test_train_gives_three_synchronized_h264_videos(cartpole_job):
         assert behaviour["report"]["frames"] == infos[0].frames and "travels" in behaviour["words"]
         assert behaviour["intents"]["results"] and behaviour["reference_policy"] == "zero action"
     assert len(job["distinctness"]["pairs"]) == 3
+    # Where the time went, stage by stage.
+    stages = {s["name"]: s["seconds"] for s in job["stages"]}
+    assert list(stages) == ["propose", "start", "compile", "train", "render", "composite"]
+    assert all(v >= 0 for v in stages.values()) and stages["train"] > 0 and stages["render"] > 0
+    assert sum(stages.values()) - stages["propose"] <= job["seconds"] + 1
 
 
 @pytest.mark.slow

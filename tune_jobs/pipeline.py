@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from tabrl.behaviour import Distinctness
 from tabrl.policy_report import ApproachBehaviour, batch_distinctness
+from tabrl.stages import Stage, StageClock
 from tabrl.training import Progress
 from tune_jobs.batch import ProgressHandler, run_batch
 
@@ -48,6 +49,8 @@ class JobResult(BaseModel):
     seconds: float
     distinctness: Distinctness | None = None
     """How different the rendered approaches' behaviours are (two or more videos)."""
+    stages: list[Stage] = []
+    """Where the time went: start, propose, compile, train, render, composite (`tabrl.stages`)."""
 
 
 def new_job_id() -> str:
@@ -70,15 +73,19 @@ def train_and_render(
     size: tuple[int, int] = (640, 480),
     seed: int = 0,
     storage_path: str | None = None,
+    clock: StageClock | None = None,
 ) -> JobResult:
-    """`approaches` are `tabrl.rewards.spec.Approach`s; a failed trial leaves the rest standing."""
+    """`approaches` are `tabrl.rewards.spec.Approach`s; a failed trial leaves the rest standing.
+    `clock` may hold the stages before this call (the proposal); the result carries them all."""
     from tabrl.rendering import render_batch_videos
 
     started = time.monotonic()
+    clock = clock if clock is not None else StageClock()
     out_dir = Path(out_dir)
     batch = run_batch(model_id, [a.reward for a in approaches], num_steps, out_dir,
                       base_checkpoint=base_checkpoint, on_progress=on_progress,
                       storage_path=storage_path, seed=seed)
+    clock.add_batch(time.monotonic() - started, [t.result for t in batch.trials])
     outcomes = []
     for approach, trial in zip(approaches, batch.trials):
         outcome = ApproachOutcome(name=approach.name, description=approach.description,
@@ -92,7 +99,7 @@ def train_and_render(
     items = [(trial.index, Path(trial.result.checkpoint), approach.name)
              for approach, trial in zip(approaches, batch.trials) if trial.result is not None]
     videos, composite = render_batch_videos(items, out_dir, seconds=video_seconds, fps=fps, size=size,
-                                            seed=seed, on_stage=on_stage)
+                                            seed=seed, on_stage=on_stage, clock=clock)
     for video in videos:
         outcome = outcomes[video.index]
         outcome.video, outcome.behaviour = video.video, video.behaviour
@@ -101,7 +108,7 @@ def train_and_render(
     result = JobResult(
         job_id=job_id or out_dir.name, model=model_id, prompt=prompt, approaches=outcomes,
         composite=str(composite) if composite else None, seconds=round(time.monotonic() - started, 1),
-        distinctness=batch_distinctness([o.behaviour for o in outcomes]),
+        distinctness=batch_distinctness([o.behaviour for o in outcomes]), stages=clock.stages,
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "job.json").write_text(result.model_dump_json(indent=1) + "\n")

@@ -1,0 +1,49 @@
+"""Where a job's time goes: its stages (start, propose, compile, train, render, composite)
+with their seconds, as `tabrl train --json`, `job.json` and the API show them.
+
+The trials run concurrently, so a batch's stages are read from its wall time and the
+slowest trial: compile and train are the largest of the trials' own figures, and
+"start" is the rest of the batch's wall (Ray's start, each trial process's imports,
+waiting for a core).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from pydantic import BaseModel
+
+
+class Stage(BaseModel):
+    name: str
+    seconds: float
+
+
+class StageClock:
+    """Collects stages in the order they ran."""
+
+    def __init__(self) -> None:
+        self.stages: list[Stage] = []
+
+    def add(self, name: str, seconds: float) -> None:
+        self.stages.append(Stage(name=name, seconds=round(max(0.0, seconds), 2)))
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.add(name, time.monotonic() - started)
+
+    def add_batch(self, batch_seconds: float, trials: Sequence) -> None:
+        """start, compile, train from a batch's wall and its trials' `TrainResult`s."""
+        results = [t for t in trials if t is not None]
+        compile_s = max((r.compile_seconds for r in results), default=0.0)
+        train_s = max((r.train_seconds for r in results), default=0.0)
+        slowest = max((r.compile_seconds + r.train_seconds for r in results), default=0.0)
+        self.add("start", batch_seconds - slowest)
+        self.add("compile", compile_s)
+        self.add("train", train_s)
