@@ -34,7 +34,7 @@ def _run(env, networks, num_envs: int, steps: int, deterministic: bool):
             action, _ = policy(state.obs, sub)
             next_state = jax.vmap(env.step)(state, action)
             record = {"obs": state.obs, "reward": next_state.reward, "done": next_state.done,
-                      "qpos": next_state.data.qpos}
+                      "qpos": next_state.data.qpos, "qvel": next_state.data.qvel}
             return (next_state, key), record
 
         (final, _), records = jax.lax.scan(step, (state, act_key), None, length=steps)
@@ -44,6 +44,22 @@ def _run(env, networks, num_envs: int, steps: int, deterministic: bool):
     return run
 
 
+_RUNS: dict[tuple, tuple] = {}
+_MAX_RUNS = 8
+
+
+def _cached_run(env, networks, num_envs: int, steps: int, deterministic: bool):
+    """One jitted rollout per (environment, networks, shape): a second call, with other
+    parameters or numbers, runs the program already compiled. Keyed by identity (Brax's
+    networks are not hashable); the entry keeps its env and networks alive."""
+    key = (id(env), id(networks), num_envs, steps, deterministic)
+    if key not in _RUNS:
+        while len(_RUNS) >= _MAX_RUNS:
+            _RUNS.pop(next(iter(_RUNS)))
+        _RUNS[key] = (env, networks, _run(env, networks, num_envs, steps, deterministic))
+    return _RUNS[key][2]
+
+
 def collect(env, networks, params, *, num_envs: int, steps: int, seed: int = 0,
             deterministic: bool = False, info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Roll `params` = (normaliser, policy, ...) out on `num_envs` environments for `steps` steps.
@@ -51,12 +67,12 @@ def collect(env, networks, params, *, num_envs: int, steps: int, seed: int = 0,
     `info` entries replace the reset state's (`tabrl.controls.CONTROLS_KEY`,
     `tabrl.rewards.wrapper.PARAMS_KEY`: the approach's numbers). Returns numpy
     arrays: `obs` (steps, envs, ...; a dict for dict observations) seen before each
-    step, `reward`, `done` (steps, envs) and `qpos` (steps, envs, nq) after it,
+    step, `reward`, `done` (steps, envs) and `qpos`, `qvel` (steps, envs, n) after it,
     `final_obs` (envs, ...).
     Steps after an environment's first `done` are not meaningful (no auto-reset).
     """
     import jax
 
-    run = _run(env, networks, num_envs, steps, deterministic)
+    run = _cached_run(env, networks, num_envs, steps, deterministic)
     records = run(jax.random.PRNGKey(seed), tuple(params[:2]), dict(info or {}))
     return jax.tree_util.tree_map(np.asarray, records)
