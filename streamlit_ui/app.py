@@ -119,15 +119,15 @@ def select_model(model_id: str, family: str) -> None:
     st.session_state.pop("proposal", None)
 
 
-def fetch_meshes(model_id: str, family: str) -> None:
-    """Ask the API to download the robot's meshes; the page follows the download and picks it."""
+def fetch_meshes(model_id: str) -> None:
+    """Ask the API to download the robot's meshes; the page follows the download, then picks it."""
     try:
         client.fetch_meshes(model_id)
     except ApiError as error:
         st.session_state.fetch_error = f"Could not start the download for {model_id}: {error}"
         return
     cached_listing.clear()
-    select_model(model_id, family)
+    st.session_state.pending_pick = model_id  # picked once its meshes are here (see `main`)
 
 
 def set_prompt(text: str) -> None:
@@ -206,7 +206,7 @@ def model_card(model: ModelEntry, selected: bool) -> None:
             st.badge("base policy", icon="🎓", color="violet")
             if model.base_policy_source:
                 st.caption(f"base: {model.base_policy_source}")
-        fetch = next((f for f in current_listing().fetches if f.model_id == model.id), None)
+        fetch = st.session_state.get("mesh_fetches", {}).get(model.id)
         if fetch and fetch.state == "fetching":
             st.progress(fetch.done_bytes / fetch.total_bytes if fetch.total_bytes else 0.0,
                         text=f"⬇️ fetching meshes {logic.format_megabytes(fetch.done_bytes, fetch.total_bytes)}")
@@ -217,7 +217,7 @@ def model_card(model: ModelEntry, selected: bool) -> None:
             st.caption(f"{'⬇️' if model.meshes_missing else '🚫'} {model.unavailable_reason or 'cannot run here'}")
         if model.meshes_missing and not model.available:
             st.button("⬇️ Download and pick", key=f"fetch_{model.id}", width="stretch", on_click=fetch_meshes,
-                      args=(model.id, model.family))
+                      args=(model.id,))
             return
         st.button("✅ Selected" if selected else "Pick", key=f"pick_{model.id}", width="stretch",
                   disabled=selected or not model.available, on_click=select_model, args=(model.id, model.family),
@@ -660,6 +660,15 @@ def main() -> None:
         st.info(f"⏳ {status.message or 'Loading the model list'}…")
     if st.session_state.get("fetch_error"):
         st.warning(st.session_state.pop("fetch_error"), icon="⬇️")
+    st.session_state.mesh_fetches = {f.model_id: f for f in listing.fetches}
+    pending = st.session_state.get("pending_pick")
+    if pending:
+        entry = next((m for m in listing.models if m.id == pending), None)
+        fetch = st.session_state.mesh_fetches.get(pending)
+        if entry is not None and entry.available:
+            select_model(entry.id, entry.family)
+        if entry is None or entry.available or (fetch and fetch.state == "failed"):
+            st.session_state.pop("pending_pick")
     if status.state == "loading" or any(f.state == "fetching" for f in listing.fetches):
         follow_models(listing_signature(listing))
     if listing.models:

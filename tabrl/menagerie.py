@@ -195,6 +195,7 @@ def _download(url: str, dest: Path, spec: RobotArchive, progress: Progress | Non
         raise MeshFetchError(f"downloading the {spec.robot} meshes failed: {url} answered HTTP {error.code}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as error:
         reason = getattr(error, "reason", error)
+        reason = getattr(reason, "strerror", None) or reason  # "Connection refused", not "[Errno 111] ..."
         raise MeshFetchError(f"downloading the {spec.robot} meshes failed ({reason or type(error).__name__}): "
                              "no internet connection, or the server did not answer") from None
 
