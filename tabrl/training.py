@@ -45,7 +45,8 @@ from pydantic import BaseModel, Field
 MIN_STEPS = 1_000
 MAX_STEPS = 1_000_000_000
 MIN_ITERATIONS = 8
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
+"""2: policies observe the phase clock (two more inputs, `tabrl.controls`); format 1 cannot be loaded."""
 
 
 class StepsError(ValueError):
@@ -819,7 +820,8 @@ def read_checkpoint_config(checkpoint: Path) -> dict:
         raise FileNotFoundError(f"{checkpoint} is not a TabRL checkpoint (no config.json)")
     meta = json.loads(path.read_text())
     if meta.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{checkpoint}: unsupported checkpoint format {meta.get('format')!r}")
+        raise ValueError(f"{checkpoint}: unsupported checkpoint format {meta.get('format')!r} (this TabRL "
+                         f"reads format {CHECKPOINT_FORMAT}; train the approach again)")
     return meta
 
 

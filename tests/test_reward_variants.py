@@ -32,10 +32,12 @@ def test_variant_0_is_the_usual_answer():
     assert names(propose(GO1, HULA, 0)) == ["Hula Hip Sway", "Aloha Party Shake", "Gentle Island Sway"]
     demos = [json.loads(p.read_text()) for p in sorted((REPO / "demos").glob("*/job.json"))]
     assert demos
-    for demo in demos:  # every committed demo shows the usual (variant 0) approaches
+    for demo in demos:  # every committed demo shows the usual (variant 0) approaches' names and terms
         usual = propose(demo["model_id"], demo["prompt"], 0)
         assert [t["name"] for t in demo["trials"]] == names(usual)
-        assert [t["reward"] for t in demo["trials"]] == [a.reward.model_dump(mode="json") for a in usual.approaches]
+        # (each demo records its own clock and command: the spec it was trained with)
+        assert [t["reward"]["terms"] for t in demo["trials"]] == [
+            a.reward.model_dump(mode="json")["terms"] for a in usual.approaches]
 
 
 @pytest.mark.parametrize("model_id, prompt", CASES)
