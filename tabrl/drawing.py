@@ -2,59 +2,85 @@
 
 C MuJoCo's renderer and Mesa's llvmpipe do most of a frame's work on one thread,
 so three videos drawn one after another leave the other cores idle. Here each
-video is drawn in a spawned process (`multiprocessing`, no Ray: the core stays
-plain Python) which pipes its frames to its own ffmpeg as they are drawn
-(encoding overlaps drawing) and writes them into shared memory, where the parent
-picks them up for the side-by-side composite.
+video is drawn in its own process (`python -m tabrl.drawing`, started with
+`subprocess`: unlike `multiprocessing`'s spawn it never re-runs the caller's main
+script, and it needs no Ray), which pipes its frames to its own ffmpeg as they are
+drawn (encoding overlaps drawing) and writes them into shared memory, where the
+parent picks them up for the side-by-side composite.
 
-`TABRL_RENDER_PROCESSES` caps the processes (default: one per video);
-`TABRL_RENDER_LP_THREADS` sets Mesa's `LP_NUM_THREADS` in them (see BENCHMARKS.md
-for the measurement behind the default).
+`TABRL_RENDER_PROCESSES` caps the processes running at once (default: one per
+video); `TABRL_RENDER_LP_THREADS` sets Mesa's `LP_NUM_THREADS` in them (default:
+Mesa's own choice).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import pickle
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
-from multiprocessing import shared_memory
+from multiprocessing import resource_tracker, shared_memory
 from pathlib import Path
 
 import numpy as np
 
-DEFAULT_LP_THREADS = "1"
-
 
 @dataclass
 class DrawJob:
+    model: object
+    family: str
     states: dict[str, np.ndarray]
     path: Path
     shm_name: str
+    fps: int
+    width: int
+    height: int
+    fast: bool
 
 
-def _init_worker(lp_threads: str) -> None:
-    if lp_threads:
-        os.environ["LP_NUM_THREADS"] = lp_threads  # read when the GL context is created
-
-
-def _draw(model, family: str, job: DrawJob, fps: int, width: int, height: int, fast: bool) -> float:
+def _draw(job: DrawJob) -> float:
     from tabrl.rendering import iter_frames
     from tabrl.video import mp4_writer
 
     started = time.monotonic()
     n = len(job.states["qpos"])
     shm = shared_memory.SharedMemory(name=job.shm_name)
+    # The parent owns the block: this process's resource tracker must not unlink it at exit.
+    resource_tracker.unregister(shm._name, "shared_memory")
     try:
-        frames = np.ndarray((n, height, width, 3), np.uint8, buffer=shm.buf)
-        with mp4_writer(job.path, (height, width), fps) as writer:
-            for i, frame in enumerate(iter_frames(model, job.states, family, width, height, fast)):
+        frames = np.ndarray((n, job.height, job.width, 3), np.uint8, buffer=shm.buf)
+        with mp4_writer(job.path, (job.height, job.width), job.fps) as writer:
+            for i, frame in enumerate(iter_frames(job.model, job.states, job.family, job.width, job.height,
+                                                  job.fast)):
                 frames[i] = frame
                 writer.add_image(frame)
         del frames
     finally:
         shm.close()
     return time.monotonic() - started
+
+
+def _start(job: DrawJob, workdir: Path) -> tuple[subprocess.Popen, Path]:
+    env = dict(os.environ)
+    if os.environ.get("TABRL_RENDER_LP_THREADS"):
+        env["LP_NUM_THREADS"] = os.environ["TABRL_RENDER_LP_THREADS"]  # read when the GL context is made
+    spec, log = workdir / f"{job.shm_name}.pickle", workdir / f"{job.shm_name}.log"
+    spec.write_bytes(pickle.dumps(job))
+    with log.open("wb") as err:
+        process = subprocess.Popen([sys.executable, "-m", "tabrl.drawing", str(spec)], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=err, env=env)
+    return process, log
+
+
+def _finish(process: subprocess.Popen, log: Path) -> tuple[float | None, str | None]:
+    out, _ = process.communicate()
+    if process.returncode != 0:
+        lines = log.read_text(errors="replace").strip().splitlines()
+        return None, lines[-1] if lines else f"the drawing process exited with {process.returncode}"
+    return float(out.decode().strip().splitlines()[-1]), None
 
 
 def draw_videos(model, family: str, states: list[dict[str, np.ndarray]], paths: list[Path], *,
@@ -66,30 +92,29 @@ def draw_videos(model, family: str, states: list[dict[str, np.ndarray]], paths: 
     a video that fails does not stop the others."""
     if processes is None:
         processes = int(os.environ.get("TABRL_RENDER_PROCESSES", "0")) or len(states)
-    lp_threads = os.environ.get("TABRL_RENDER_LP_THREADS", DEFAULT_LP_THREADS)
-    blocks, jobs = [], []
-    for s, path in zip(states, paths):
-        size = max(1, len(s["qpos"]) * height * width * 3)
-        block = shared_memory.SharedMemory(create=True, size=size)
-        blocks.append(block)
-        jobs.append(DrawJob(states=s, path=Path(path), shm_name=block.name))
-    results: list[tuple[np.ndarray | None, float, str | None]] = []
+    blocks = [shared_memory.SharedMemory(create=True, size=max(1, len(s["qpos"]) * height * width * 3))
+              for s in states]
+    jobs = [DrawJob(model=model, family=family, states=s, path=Path(p), shm_name=b.name, fps=fps,
+                    width=width, height=height, fast=fast) for s, p, b in zip(states, paths, blocks)]
+    outcomes: list[tuple[float | None, str | None]] = []
     try:
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(max(1, min(processes, len(jobs))), initializer=_init_worker,
-                          initargs=(lp_threads,)) as pool:
-            pending = [pool.apply_async(_draw, (model, family, job, fps, width, height, fast)) for job in jobs]
-            for job, block, task in zip(jobs, blocks, pending):
-                try:
-                    seconds = task.get()
-                except Exception as error:  # one broken video; the others still count
-                    results.append((None, 0.0, f"{type(error).__name__}: {error}"))
-                    continue
-                n = len(job.states["qpos"])
-                frames = np.ndarray((n, height, width, 3), np.uint8, buffer=block.buf).copy()
-                results.append((frames, seconds, None))
+        with tempfile.TemporaryDirectory(prefix="tabrl-draw-") as workdir:
+            for first in range(0, len(jobs), max(1, processes)):
+                running = [_start(job, Path(workdir)) for job in jobs[first:first + max(1, processes)]]
+                outcomes.extend(_finish(p, log) for p, log in running)
+        results = []
+        for job, block, (seconds, error) in zip(jobs, blocks, outcomes):
+            if error is not None:
+                results.append((None, 0.0, error))
+                continue
+            n = len(job.states["qpos"])
+            results.append((np.ndarray((n, height, width, 3), np.uint8, buffer=block.buf).copy(), seconds, None))
+        return results
     finally:
         for block in blocks:
             block.close()
             block.unlink()
-    return results
+
+
+if __name__ == "__main__":  # a drawing process: the path of a pickled DrawJob; its seconds on stdout
+    print(_draw(pickle.loads(Path(sys.argv[1]).read_bytes())))

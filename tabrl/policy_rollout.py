@@ -4,8 +4,8 @@ The policies' parameters and each approach's controls (its held command and cloc
 `tabrl.controls`) are arguments of the program, not constants baked into it, and
 the policies run side by side (`jax.vmap` over stacked parameters) from one reset
 key. So a job's three approaches (and their references) cost one compile rather
-than three, a later job on the same model reuses the program (JAX's persistent
-cache), and the first frames are identical by construction: the reset does not
+than three, a later job on the same model reuses the program (in the same process,
+and through JAX's persistent cache in the next), and the first frames are identical by construction: the reset does not
 depend on the policy.
 
 A row may ask for zero actions instead of its policy's (`PolicyRow.zero_action`):
@@ -82,8 +82,10 @@ def _program(model_id: str, network_key: str, n_steps: int, picks: tuple[int, ..
     import jax.numpy as jnp
     from brax.training.agents.ppo import networks as ppo_networks
 
-    from tabrl.training import NetworkConfig, PPOConfig, checkpoint_networks
+    from tabrl.settings import compile_cache_dir
+    from tabrl.training import NetworkConfig, PPOConfig, checkpoint_networks, enable_compilation_cache
 
+    enable_compilation_cache(compile_cache_dir())  # a later process loads the program instead
     env = _env(model_id)
     network = json.loads(network_key)
     # Only the networks' shape matters here; the training numbers are not needed.
