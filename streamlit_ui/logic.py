@@ -48,14 +48,6 @@ STEP_OPTIONS: tuple[int, ...] = (
 """The slider's stops: env steps per approach. 1,000 is the trainer's minimum."""
 
 PRESET_ICONS = {"Quick": "⚡", "Standard": "🎯", "Quality": "💎"}
-_PRESETS_BY_FAMILY: dict[str, dict[str, int]] = {
-    # A cartpole learns a lot in 20k steps; a quadruped or an arm needs more per
-    # visible change but costs ~200x more per step on a CPU, so its presets are smaller.
-    "dm_control_suite": {"Quick": 20_000, "Standard": 100_000, "Quality": 500_000},
-    "locomotion": {"Quick": 10_000, "Standard": 50_000, "Quality": 200_000},
-    "manipulation": {"Quick": 10_000, "Standard": 50_000, "Quality": 200_000},
-}
-
 STATUS_ICONS = {
     "queued": "⏳", "proposing": "🧠", "training": "🏋️", "rendering": "🎬",
     "succeeded": "✅", "failed": "💥", "interrupted": "⏹️",
@@ -118,9 +110,12 @@ def model_facts(model: ModelEntry) -> str:
 # --- steps and time ----------------------------------------------------------------
 
 
-def presets_for(model: ModelEntry | None) -> dict[str, int]:
+def presets_for(model: ModelEntry | None, use_base_policy: bool = True) -> dict[str, int]:
+    """The presets' steps (`tabrl.presets`): a fine-tune of a base policy gets its own."""
+    from tabrl.presets import presets
+
     family = model.family if model else "dm_control_suite"
-    return dict(_PRESETS_BY_FAMILY.get(family, _PRESETS_BY_FAMILY["dm_control_suite"]))
+    return presets(family, fine_tune=bool(model and model.base_policy and use_base_policy))
 
 
 def format_megabytes(done: int, total: int) -> str:

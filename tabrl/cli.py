@@ -144,8 +144,15 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from tabrl.settings import data_dir
     from tabrl.training import check_num_steps
 
-    check_num_steps(args.steps)
     entry = get_model(args.model)
+    if args.preset:
+        from tabrl.presets import preset_steps
+
+        use_base = args.base_policy is not False and base_policy_dir(args.model) is not None
+        args.steps = preset_steps(args.preset, entry.family, fine_tune=use_base)
+    if args.steps is None:
+        raise UserError("give --steps N or --preset quick|standard|quality")
+    check_num_steps(args.steps)
     if not entry.available and entry.meshes_missing:
         entry = _fetch_meshes(args.model)
     if not entry.available:
@@ -209,7 +216,10 @@ def _add_train(sub) -> None:
     p = sub.add_parser("train", help="propose three approaches, train them in parallel, render videos")
     p.add_argument("--model", required=True, help="a Playground model id (`tabrl models`)")
     p.add_argument("--prompt", required=True, help='what the robot should do, e.g. "Keep shaking your hips!"')
-    p.add_argument("--steps", type=int, required=True, help="environment steps per approach")
+    budget = p.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--steps", type=int, help="environment steps per approach")
+    budget.add_argument("--preset", choices=["quick", "standard", "quality"], type=str.lower,
+                        help="the UI's presets: steps for the model and whether it fine-tunes a base policy")
     base = p.add_mutually_exclusive_group()
     base.add_argument("--base-policy", dest="base_policy", action="store_true", default=None,
                       help="fine-tune from the model's base policy (the default when it has one)")

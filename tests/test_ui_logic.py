@@ -61,6 +61,10 @@ def test_step_options_and_presets():
         presets = logic.presets_for(model("X", family=family))
         assert list(presets) == ["Quick", "Standard", "Quality"]
         assert all(steps in logic.STEP_OPTIONS for steps in presets.values())
+    with_base = model("Go1", family="locomotion").model_copy(update={"base_policy": True})
+    fine_tune = logic.presets_for(with_base)
+    assert all(steps in logic.STEP_OPTIONS for steps in fine_tune.values())
+    assert fine_tune["Standard"] > logic.presets_for(with_base, use_base_policy=False)["Standard"]
     assert logic.nearest_step_option(3_000) == 2_000
     assert logic.format_steps(20_000) == "20k" and logic.format_steps(2_000_000) == "2M"
 
