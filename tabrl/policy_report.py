@@ -9,6 +9,7 @@ can see), largest first.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Literal
 
@@ -19,6 +20,7 @@ from tabrl.behaviour import (
 )
 from tabrl.behaviour.compare import LEVEL_SCALES, OSCILLATION_SCALES
 
+log = logging.getLogger("tabrl.behaviour")
 ReferenceKind = Literal["base policy", "zero action"]
 CHANGE_SHOWN = 0.5
 """A descriptor is mentioned as changed when it moved by at least half its scale."""
@@ -106,24 +108,37 @@ def format_behaviour(name: str, behaviour: ApproachBehaviour) -> str:
     return "\n".join(lines)
 
 
+def reference_rows(model_id: str, rows: list) -> tuple[list, ReferenceKind]:
+    """Each row's reference: the model's base policy under the row's controls, or the row's own
+    policy with zero actions where the model has no base policy (or it cannot be read)."""
+    import dataclasses
+
+    from tabrl.catalog import base_policy_dir
+    from tabrl.policy_rollout import checkpoint_row
+
+    base = base_policy_dir(model_id)
+    if base is not None:
+        try:
+            return [checkpoint_row(base, controls=row.controls) for row in rows], "base policy"
+        except (OSError, ValueError) as error:
+            log.warning("the base policy of %s cannot be read (%s): zero actions as the reference",
+                        model_id, error)
+    return [dataclasses.replace(row, zero_action=True) for row in rows], "zero action"
+
+
 def measure_checkpoint(checkpoint, seconds: float = 10.0, fps: int = 30, seed: int = 0) -> ApproachBehaviour:
     """The report of a checkpoint's video rollout (same seed and length as its video), beside
     its reference (`tabrl measure`)."""
-    import dataclasses
     from pathlib import Path
 
-    from tabrl.catalog import base_policy_dir
     from tabrl.playground import family_by_model
     from tabrl.policy_rollout import checkpoint_row, mj_model, rollout_rows
     from tabrl.rewards.spec import RewardSpec
 
     row = checkpoint_row(Path(checkpoint))
     model_id = row.meta["model_id"]
-    base = base_policy_dir(model_id)
-    reference = (checkpoint_row(base, controls=row.controls) if base is not None
-                 else dataclasses.replace(row, zero_action=True))
+    (reference,), kind = reference_rows(model_id, [row])
     states, reference_states = rollout_rows(model_id, [row, reference], seconds=seconds, fps=fps, seed=seed)
     spec = RewardSpec.model_validate(row.meta["reward"]) if row.meta.get("reward") else None
     return approach_behaviour(mj_model(model_id), states, fps, family_by_model()[model_id], spec,
-                              reference_states=reference_states,
-                              reference_policy="base policy" if base is not None else "zero action")
+                              reference_states=reference_states, reference_policy=kind)

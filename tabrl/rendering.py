@@ -6,7 +6,6 @@ Mesa on a CPU machine, through the driver on an NVIDIA one.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -262,10 +261,9 @@ def render_batch_videos(
     fails to load or draw is reported with its error; the others still render.
     `clock` gets the "render" (rollout, drawing, measuring) and "composite" stages.
     """
-    from tabrl.catalog import base_policy_dir
     from tabrl.drawing import draw_videos
     from tabrl.playground import family_by_model
-    from tabrl.policy_report import approach_behaviour
+    from tabrl.policy_report import approach_behaviour, reference_rows
     from tabrl.policy_rollout import checkpoint_row, mj_model, rollout_rows
     from tabrl.rewards.spec import RewardSpec
     from tabrl.video import write_composite
@@ -285,12 +283,7 @@ def render_batch_videos(
         model_id = loaded[0][2].meta["model_id"]
         family = family_by_model()[model_id]
         rows = [row for _, _, row in loaded]
-        references, kind = [], None
-        if measure:
-            base = base_policy_dir(model_id)
-            kind = "base policy" if base is not None else "zero action"
-            references = [checkpoint_row(base, controls=row.controls) if base is not None
-                          else dataclasses.replace(row, zero_action=True) for row in rows]
+        references, kind = reference_rows(model_id, rows) if measure else ([], None)
         if on_stage:
             on_stage(f"rolling out {len(rows)} policies")
         states = rollout_rows(model_id, rows + references, seconds=seconds, fps=fps, seed=seed)
