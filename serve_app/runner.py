@@ -125,13 +125,15 @@ def run_job(job_id: str, settings: ServeSettings, proposer, renderer) -> str:
         rendered = renderer.render_batch.remote(str(out), items, job.render.model_dump()).result() if items else {
             "videos": [], "composite": None}
         renders = {v["index"]: v for v in rendered["videos"]}
+        render_stage = round(sum(s["seconds"] for s in rendered.get("stages", [])), 2)
         for o in batch.trials:
             if o.result and o.result.env_steps_per_second:
                 store.record(Measurement(
                     model_id=job.model_id, num_envs=num_envs, accelerator=accelerator,
                     env_steps_per_second=o.result.env_steps_per_second,
                     compile_seconds=o.result.compile_seconds,
-                    render_seconds=renders.get(o.index, {}).get("render_seconds"),
+                    # the whole render stage (one rollout, the videos drawn at once, the composite)
+                    render_seconds=render_stage if o.index in renders else None,
                 ))
 
         def finished(view: JobView) -> None:
