@@ -98,23 +98,23 @@ def with_controls(spec: RewardSpec, family: str) -> RewardSpec:
     * command: each `track` (or `maximize`) term on a velocity the command drives asks for that speed
       (clipped to the range the base policy learned), so the base walks or turns
       there from the first step and the fine-tune adds the style; rhythmic terms on
-      those velocities (a wag, a shuffle) swing the command on their beat instead
-      (`Command.sway`/`twist`/`rock`), so the base steps side to side or twists in time.
+      those velocities (a wag, a shuffle) swing the command instead
+      (`Command.sway`/`twist`/`rock`), so the base steps side to side or twists in time,
+      on the strongest one's beat made one the base can follow (`_base_beat`); those
+      terms then ask for that beat and swing, so reward, command and report agree.
     """
     from tabrl.rewards.spec import COMMAND_LIMITS, Command
 
-    rhythmic = [t for t in spec.terms if t.kind == "oscillate" and t.frequency > 0]
-    clock_hz = max(rhythmic, key=lambda t: abs(t.weight)).frequency if rhythmic else spec.clock_hz
-    command = None
+    terms, command = list(spec.terms), None
+    rhythmic = [t for t in terms if t.kind == "oscillate" and t.frequency > 0]
     if family == "go1":
-        speeds, swings, beat = {}, {}, None
+        speeds, swings, drivers = {}, {}, {}
         swing_of = {"forward": "rock", "sideways": "sway", "turn": "twist"}
         for term in sorted(rhythmic, key=lambda t: -abs(t.weight)):
             field = COMMAND_FEATURES.get(term.feature or "")
             if field and term.weight > 0 and swing_of[field] not in swings:
-                swings[swing_of[field]] = term.amplitude
-                beat = beat or term.frequency
-        for term in spec.terms:
+                swings[swing_of[field]], drivers[swing_of[field]] = term.amplitude, term
+        for term in terms:
             field = COMMAND_FEATURES.get(term.feature or "")
             if field and term.weight > 0 and term.kind in ("track", "maximize"):
                 # maximize's tanh is nearly saturated one tolerance past its target
@@ -125,9 +125,16 @@ def with_controls(spec: RewardSpec, family: str) -> RewardSpec:
             if swing in swings:
                 room = COMMAND_LIMITS[field] - abs(speeds.get(field, 0.0))
                 swings[swing] = round(max(0.0, min(room, swings[swing])), 3)
-        beat = _base_beat(beat) if beat else 0.5
+        strongest = max(drivers.values(), key=lambda t: abs(t.weight), default=None)
+        beat = _base_beat(strongest.frequency) if strongest else 0.5
         command = Command(**speeds, **swings, beat_hz=beat)
-    return spec.model_copy(update={"clock_hz": clock_hz, "command": command})
+        # The terms that drive a swing ask for the swing the base can follow (its beat and size),
+        # so the reward, the command and the report agree.
+        for swing, term in drivers.items():
+            terms[terms.index(term)] = term.model_copy(update={"frequency": beat, "amplitude": swings[swing]})
+        rhythmic = [t for t in terms if t.kind == "oscillate" and t.frequency > 0]
+    clock_hz = max(rhythmic, key=lambda t: abs(t.weight)).frequency if rhythmic else spec.clock_hz
+    return spec.model_copy(update={"clock_hz": clock_hz, "command": command, "terms": terms})
 
 
 @dataclass(frozen=True)
