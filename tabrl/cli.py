@@ -382,6 +382,20 @@ def _add_import_policy(sub) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
+    if args.behaviour:
+        from tune_jobs.behaviour_bench import EXAMPLE_PROMPTS, run_behaviour_bench
+
+        out = Path(args.out if args.out != "BENCHMARKS.md" else "BEHAVIOUR.md")
+        prompts = tuple(args.prompt) if args.prompt else None
+        record = run_behaviour_bench(out, model=args.model if args.model != "CartpoleBalance" else
+                                     "Go1JoystickFlatTerrain", steps=args.behaviour_steps,
+                                     **({"prompts": prompts} if prompts else {}),
+                                     log=lambda line: print(line, file=sys.stderr, flush=True))
+        print(out)
+        for job in record["jobs"]:
+            mark = "example" if job["prompt"] in EXAMPLE_PROMPTS else "own"
+            print(f"{'met' if job['goal_met'] else 'NOT met':8} {mark:8} {job['prompt']}")
+        return
     from tabrl.bench import run_bench
 
     result = run_bench(Path(args.out), model=args.model, steps=args.steps, scaling=not args.no_scaling,
@@ -397,6 +411,11 @@ def _add_bench(sub) -> None:
     p.add_argument("--model", default="CartpoleBalance")
     p.add_argument("--steps", type=int, default=50_000, help="env steps per approach")
     p.add_argument("--no-scaling", action="store_true", help="skip the num_steps x num_envs table")
+    p.add_argument("--behaviour", action="store_true",
+                   help="instead: train the example prompts on the Go1 at the Standard preset and write what the "
+                        "robot did to BEHAVIOUR.md (upright, distinct, intents met)")
+    p.add_argument("--prompt", action="append", help="with --behaviour: these prompts instead (repeatable)")
+    p.add_argument("--behaviour-steps", type=int, help="with --behaviour: steps per approach (default: Standard)")
     p.set_defaults(func=_cmd_bench)
 
 
