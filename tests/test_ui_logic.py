@@ -220,3 +220,18 @@ def test_the_page_says_whether_the_approaches_differ():
     assert "Hula and Still behave much alike" in logic.distinctness_text(
         job(trials=trials, distinctness=batch_distinctness([a, a])))
     assert logic.distinctness_text(job(trials=trials)) is None
+
+
+def test_the_approach_card_shows_and_edits_the_held_command():
+    from tabrl.rewards.spec import Approach, Command
+
+    held = RewardSpec(terms=spec().terms, command=Command(forward=0.4))
+    approach = Approach(name="Moon walk", description="floaty", reward=held)
+    assert logic.command_text(held) == "🕹️ Command: forward 0.4 m/s"
+    assert logic.command_text(held.model_dump(mode="json")) == "🕹️ Command: forward 0.4 m/s"  # a job view's dict
+    assert logic.command_text(spec()) == ""  # models without a joystick command
+    edited = logic.with_weights(approach, {}, {"forward": 0.0, "turn": 1.0})
+    assert edited.reward.command == Command(turn=1.0)
+    assert logic.weights_edited(approach, {}, {"forward": 0.0}) and not logic.weights_edited(approach, {}, {"forward": 0.4})
+    with pytest.raises(ValueError):
+        logic.with_weights(approach, {}, {"forward": 9.0})
