@@ -304,7 +304,7 @@ def _add_serve(sub) -> None:
 
 
 def _cmd_pretrain(args: argparse.Namespace) -> None:
-    from tabrl.catalog import BASE_POLICY_ROOT, get_model
+    from tabrl.catalog import get_model
     from tabrl.pretrain import pretrain, recipe_steps
     from tabrl.training import check_num_steps
 
@@ -312,9 +312,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> None:
     if not entry.available:
         raise UserError(f"{args.model} cannot run here: {entry.unavailable_reason}")
     steps = check_num_steps(args.steps if args.steps is not None else recipe_steps(args.model))
-    out = Path(args.out) if args.out else BASE_POLICY_ROOT / args.model
-    if (out / "params.msgpack").exists() and not args.force:
-        raise UserError(f"{out} already holds a checkpoint; pass --force to replace it")
+    out = _base_out(args)
     print(f"pretraining {args.model} on its own reward for {steps:,} steps into {out}...", file=sys.stderr)
 
     def on_progress(progress) -> None:
@@ -333,9 +331,8 @@ def _add_pretrain(sub) -> None:
     p = sub.add_parser("pretrain", help="train a model's base policy on its own reward (a GPU job at full size)")
     p.add_argument("--model", required=True, help="a Playground model id, e.g. Go1JoystickFlatTerrain")
     p.add_argument("--steps", type=int, help="environment steps (default: Playground's recipe, 200M for Go1)")
-    p.add_argument("--out", help="checkpoint folder (default: tabrl/base_policies/MODEL, what the catalog uses)")
+    _base_out_arguments(p)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--force", action="store_true", help="replace a checkpoint already in --out")
     p.add_argument("--recipe", action=argparse.BooleanOptionalAction, default=None,
                    help="Playground's PPO config as it is (default on a GPU) or TabRL's budget-scaled one "
                         "(--no-recipe, default on a CPU)")
@@ -346,16 +343,28 @@ def _add_pretrain(sub) -> None:
 # --- tabrl import-policy (base policies from Playground's ONNX files) ----------------------
 
 
+def _base_out_arguments(p) -> None:
+    p.add_argument("--out", help="checkpoint folder (default: tabrl/base_policies/MODEL, what the catalog uses)")
+    p.add_argument("--force", action="store_true", help="replace a checkpoint already in --out")
+
+
+def _base_out(args: argparse.Namespace) -> Path:
+    """Where a base policy goes (`--out`, else the catalog's folder); refuses to overwrite without --force."""
+    from tabrl.catalog import BASE_POLICY_ROOT
+
+    out = Path(args.out) if args.out else BASE_POLICY_ROOT / args.model
+    if (out / "params.msgpack").exists() and not args.force:
+        raise UserError(f"{out} already holds a checkpoint; pass --force to replace it")
+    return out
+
+
 def _cmd_import_policy(args: argparse.Namespace) -> None:
     from tabrl.base_policy import PolicyFileError, import_policy
-    from tabrl.catalog import BASE_POLICY_ROOT
 
     onnx_path = Path(args.onnx)
     if not onnx_path.is_file():
         raise UserError(f"{onnx_path} does not exist")
-    out = Path(args.out) if args.out else BASE_POLICY_ROOT / args.model
-    if (out / "params.msgpack").exists() and not args.force:
-        raise UserError(f"{out} already holds a checkpoint; pass --force to replace it")
+    out = _base_out(args)
     print(f"converting {onnx_path.name} into a base policy for {args.model} in {out}...", file=sys.stderr)
     try:
         record = import_policy(onnx_path, args.model, out)
@@ -372,8 +381,7 @@ def _add_import_policy(sub) -> None:
     p = sub.add_parser("import-policy", help="make a MuJoCo Playground ONNX policy a model's base policy")
     p.add_argument("--onnx", required=True, help="a policy Playground publishes, e.g. go1_policy.onnx")
     p.add_argument("--model", required=True, help="the Playground model it was trained on")
-    p.add_argument("--out", help="checkpoint folder (default: tabrl/base_policies/MODEL, what the catalog uses)")
-    p.add_argument("--force", action="store_true", help="replace a checkpoint already in --out")
+    _base_out_arguments(p)
     p.add_argument("--json", action="store_true", help="print the provenance record as JSON")
     p.set_defaults(func=_cmd_import_policy)
 
