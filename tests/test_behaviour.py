@@ -4,8 +4,6 @@ models, intents are judged against them, and approaches are told apart."""
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,10 +12,6 @@ import mujoco
 from tabrl.behaviour import describe, distinctness, judge, plain_words, summarize
 from tabrl.rewards.library import osc, track
 from tabrl.rewards.spec import RewardSpec, Term
-
-SHARED_MENAGERIE = Path(__file__).resolve().parents[2] / "shared" / "assets" / "menagerie"
-if SHARED_MENAGERIE.is_dir():
-    os.environ.setdefault("TABRL_MENAGERIE_DIR", str(SHARED_MENAGERIE))
 
 FPS, SECONDS = 30, 10.0
 T = np.arange(int(FPS * SECONDS)) / FPS

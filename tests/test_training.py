@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, SHARED_MENAGERIE
+from conftest import REPO
 
 PROMPT = "Swing the pole wildly but never let it fall"
 
@@ -129,7 +129,6 @@ def test_bad_training_requests_are_clear_errors(args, message):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHARED_MENAGERIE.is_dir(), reason="needs ../shared/assets/menagerie")
 def test_tiny_go1_batch(tmp_path):
     """The hero robot end to end: dict observations, locomotion features, a following camera."""
     result = tabrl("train", "--model", "Go1JoystickFlatTerrain", "--prompt", "Keep shaking your hips aloha dude!",
