@@ -570,6 +570,37 @@ def _network_factory(config: PPOConfig):
     return make
 
 
+def _warm_up_critic(env, config: PPOConfig, restore, controls: dict, spec, seed: int,
+                    compile_cache: Path | None, digest: str):
+    """`tabrl.finetune.warm_up_critic` for this run's environment and approach; with a
+    compile cache, the first trial compiles its rollout while the others wait for it
+    (`CompileLock`), then load it from JAX's persistent cache."""
+    from tabrl.controls import CONTROLS_KEY
+    from tabrl.finetune import warm_up_critic
+
+    info = {CONTROLS_KEY: controls}
+    if spec is not None:
+        from tabrl.rewards.wrapper import PARAMS_KEY
+
+        info[PARAMS_KEY] = env.params
+    networks, _ = checkpoint_networks(config, env)
+    lock = CompileLock(Path(compile_cache), f"{digest}-critic") if compile_cache is not None else None
+    started = time.monotonic()
+    if lock is not None:
+        lock.acquire()
+    try:
+        restore, report = warm_up_critic(env, networks, restore, discounting=config.discounting,
+                                         reward_scaling=config.reward_scaling, info=info, seed=seed)
+        if lock is not None:
+            lock.release(compiled=True)
+    finally:
+        if lock is not None:
+            lock.release()
+    report["seconds"] = round(time.monotonic() - started, 2)
+    report["lock_wait_seconds"] = round(lock.waited_seconds, 2) if lock else 0.0
+    return restore, report
+
+
 def _progress_from(
     metrics: dict, env_steps: int, num_steps: int, started: float, term_names: set[str] | None
 ) -> Progress:
@@ -625,7 +656,7 @@ def train_approach(
     import jax
     from brax.training.agents.ppo import train as ppo
 
-    from tabrl.controls import CONTROLS_KEY, ControlledEnv, controls_of, fill_controls
+    from tabrl.controls import ControlledEnv, controls_of, fill_controls
     from tabrl.playground import load_env
     from tabrl.settings import executable_store_enabled
 
@@ -651,25 +682,16 @@ def train_approach(
     term_metrics = tuple(f"reward/{n}" for n in env.position_names) if spec is not None else ()
     totals = _EpisodeTotals({f"reward/{k}": v for k, v in metric_names.items()})
     term_names = set(metric_names.values()) if spec is not None else None
-    restore, warm_up = None, None
-    if base_checkpoint:
-        restore = load_params(base_checkpoint)
-        if not read_checkpoint_config(base_checkpoint).get("value_trained", True):
-            from tabrl.finetune import warm_up_critic
-
-            info = {CONTROLS_KEY: controls}
-            if spec is not None:
-                from tabrl.rewards.wrapper import PARAMS_KEY
-
-                info[PARAMS_KEY] = env.params
-            networks, _ = checkpoint_networks(config, env)
-            restore, warm_up = warm_up_critic(env, networks, restore, discounting=config.discounting,
-                                              reward_scaling=config.reward_scaling, info=info, seed=seed)
     digest = program_digest(model_id, config, reward_key)
     lock = None
     if compile_cache is not None:
         enable_compilation_cache(Path(compile_cache))
         lock = CompileLock(Path(compile_cache), digest)
+    restore, warm_up = None, None
+    if base_checkpoint:
+        restore = load_params(base_checkpoint)
+        if not read_checkpoint_config(base_checkpoint).get("value_trained", True):
+            restore, warm_up = _warm_up_critic(env, config, restore, controls, spec, seed, compile_cache, digest)
     started = time.monotonic()
     history: list[Progress] = []
     filled = False
