@@ -41,13 +41,44 @@ def checkpoint_row(checkpoint: Path, controls: dict | None = None, zero_action: 
     """A row for a checkpoint, under its own approach's controls unless `controls` is given."""
     from tabrl.controls import controls_of
     from tabrl.rewards.spec import RewardSpec
-    from tabrl.training import load_params, read_checkpoint_config
+    from tabrl.training import read_checkpoint_config
 
     meta = read_checkpoint_config(Path(checkpoint))
     spec = RewardSpec.model_validate(meta["reward"]) if meta.get("reward") else None
-    return PolicyRow(params=tuple(load_params(Path(checkpoint))[:2]), ppo=meta["ppo"],
+    return PolicyRow(params=_load_params(Path(checkpoint), meta), ppo=meta["ppo"],
                      controls=controls if controls is not None else controls_of(spec),
                      zero_action=zero_action, meta=meta)
+
+
+def _load_params(checkpoint: Path, meta: dict) -> tuple:
+    """(normaliser, policy) parameters, read like `tabrl.training.load_params` but into a
+    template made once per model and network shape (making one loads and traces the
+    environment: seconds per checkpoint for the Go1)."""
+    from flax import serialization
+
+    template = _template(meta["model_id"], _network_key(meta["ppo"]))
+    state = serialization.msgpack_restore((checkpoint / "params.msgpack").read_bytes())
+    return tuple(serialization.from_state_dict(template, state)[:2])
+
+
+def _config(network_key: str):
+    from tabrl.training import NetworkConfig, PPOConfig
+
+    network = json.loads(network_key)
+    # Only the networks' shape matters here; the training numbers are not needed.
+    return PPOConfig.model_construct(network=NetworkConfig.model_validate(network["network"]),
+                                     normalize_observations=network["normalize"])
+
+
+@lru_cache(maxsize=8)
+def _networks(model_id: str, network_key: str):
+    from tabrl.training import checkpoint_networks
+
+    return checkpoint_networks(_config(network_key), _env(model_id))
+
+
+def _template(model_id: str, network_key: str):
+    return _networks(model_id, network_key)[1]
 
 
 def frame_steps(seconds: float, fps: int, dt: float) -> tuple[int, np.ndarray]:
@@ -83,15 +114,11 @@ def _program(model_id: str, network_key: str, n_steps: int, picks: tuple[int, ..
     from brax.training.agents.ppo import networks as ppo_networks
 
     from tabrl.settings import compile_cache_dir
-    from tabrl.training import NetworkConfig, PPOConfig, checkpoint_networks, enable_compilation_cache
+    from tabrl.training import enable_compilation_cache
 
     enable_compilation_cache(compile_cache_dir())  # a later process loads the program instead
     env = _env(model_id)
-    network = json.loads(network_key)
-    # Only the networks' shape matters here; the training numbers are not needed.
-    config = PPOConfig.model_construct(network=NetworkConfig.model_validate(network["network"]),
-                                       normalize_observations=network["normalize"])
-    networks, _ = checkpoint_networks(config, env)
+    networks, _ = _networks(model_id, network_key)
     make_policy = ppo_networks.make_inference_fn(networks)
     frames = jnp.asarray(picks)
 
