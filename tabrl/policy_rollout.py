@@ -85,7 +85,7 @@ def frame_steps(seconds: float, fps: int, dt: float) -> tuple[int, np.ndarray]:
     """(environment steps to run, the step whose state each video frame shows): frame k
     is the state at time k / fps."""
     n_frames = int(round(seconds * fps))
-    n_steps = int(np.ceil(seconds / dt - 1e-9))
+    n_steps = int(np.ceil(seconds / dt))
     picks = np.minimum(np.round(np.arange(n_frames) / fps / dt).astype(int), n_steps - 1)
     return n_steps, picks
 

@@ -113,9 +113,9 @@ def rollout_states(env, policy, seconds: float, fps: int, seed: int = 0) -> dict
     """
     import jax
 
-    n_frames = int(round(seconds * fps))
-    n_steps = int(np.ceil(seconds / env.dt))
-    frame_steps = np.minimum(np.round(np.arange(n_frames) / fps / env.dt).astype(int), n_steps - 1)
+    from tabrl.policy_rollout import frame_steps
+
+    n_steps, picks = frame_steps(seconds, fps, env.dt)
 
     def step(carry, _):
         state, key = carry
@@ -132,8 +132,7 @@ def rollout_states(env, policy, seconds: float, fps: int, seed: int = 0) -> dict
         return records
 
     qpos, qvel, mocap_pos, mocap_quat = (np.asarray(x) for x in run(jax.random.PRNGKey(seed)))
-    pick = frame_steps
-    return {"qpos": qpos[pick], "qvel": qvel[pick], "mocap_pos": mocap_pos[pick], "mocap_quat": mocap_quat[pick]}
+    return {"qpos": qpos[picks], "qvel": qvel[picks], "mocap_pos": mocap_pos[picks], "mocap_quat": mocap_quat[picks]}
 
 
 def iter_frames(
