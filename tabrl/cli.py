@@ -397,7 +397,7 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         prompts = tuple(args.prompt) if args.prompt else None
         record = run_behaviour_bench(out, model=args.model if args.model != "CartpoleBalance" else
                                      "Go1JoystickFlatTerrain", steps=args.behaviour_steps,
-                                     **({"prompts": prompts} if prompts else {}),
+                                     **({"prompts": prompts} if prompts else {}), base_only=args.base_only,
                                      log=lambda line: print(line, file=sys.stderr, flush=True))
         print(out)
         for job in record["jobs"]:
@@ -424,6 +424,8 @@ def _add_bench(sub) -> None:
                         "robot did to BEHAVIOUR.md (upright, distinct, intents met)")
     p.add_argument("--prompt", action="append", help="with --behaviour: these prompts instead (repeatable)")
     p.add_argument("--behaviour-steps", type=int, help="with --behaviour: steps per approach (default: Standard)")
+    p.add_argument("--base-only", action="store_true",
+                   help="with --behaviour: no training; the base policy under each approach's command")
     p.set_defaults(func=_cmd_bench)
 
 

@@ -18,6 +18,7 @@ import json
 import platform
 import shlex
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,24 +41,32 @@ UPRIGHT_GOAL = 0.9
 
 def run_behaviour_bench(out: Path, *, model: str = "Go1JoystickFlatTerrain", steps: int | None = None,
                         prompts: tuple[str, ...] = EXAMPLE_PROMPTS + OWN_PROMPTS,
-                        size: tuple[int, int] = (160, 120), log=print) -> dict:
+                        size: tuple[int, int] = (160, 120), base_only: bool = False, log=print) -> dict:
     from tabrl.catalog import base_policy_dir, get_model
     from tabrl.presets import preset_steps
-    from tabrl.rewards.proposers import propose_offline
-    from tune_jobs.batch import ensure_ray
-    from tune_jobs.pipeline import new_job_id, train_and_render
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     base = base_policy_dir(model)
-    steps = steps or preset_steps("Standard", get_model(model).family, fine_tune=base is not None)
+    steps = 0 if base_only else (steps or preset_steps("Standard", get_model(model).family,
+                                                       fine_tune=base is not None))
+    jobs = base_only_jobs(model, prompts, log) if base_only else _trained_jobs(model, prompts, steps, base,
+                                                                              size, log)
+    return _write(out, model, steps, base, jobs)
+
+
+def _trained_jobs(model: str, prompts, steps: int, base, size, log) -> list[dict]:
+    from tabrl.rewards.proposers import propose_offline
+    from tune_jobs.batch import ensure_ray
+    from tune_jobs.pipeline import new_job_id, train_and_render
+
     ensure_ray()
     jobs = []
     for prompt in prompts:
         log(f"{prompt!r}: {steps:,} steps per approach...")
         proposal = propose_offline(model, prompt)
         started = time.monotonic()
-        job_dir = out.parent / "behaviour-jobs" / new_job_id()
+        job_dir = Path(tempfile.gettempdir()) / "tabrl-behaviour-jobs" / new_job_id()
         result = train_and_render(model, prompt, proposal.approaches, steps, job_dir, base_checkpoint=base,
                                   size=size)
         rows = []
@@ -85,6 +94,10 @@ def run_behaviour_bench(out: Path, *, model: str = "Go1JoystickFlatTerrain", ste
         log(f"  {jobs[-1]['wall_seconds']:.0f} s; distinct {jobs[-1]['distinct']} (min {jobs[-1]['min_distance']})")
         for row in rows:
             log(f"  - {row['approach']}: {row['words']} | main intent {row['main_intent']} met={row['main_met']}")
+    return jobs
+
+
+def _write(out: Path, model: str, steps: int, base, jobs: list[dict]) -> dict:
     record = {
         "command": "tabrl bench --behaviour " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
         "model": model, "steps": steps, "base_policy": str(base) if base else None,
@@ -100,13 +113,60 @@ def run_behaviour_bench(out: Path, *, model: str = "Go1JoystickFlatTerrain", ste
     return record
 
 
+def base_only_jobs(model: str, prompts: tuple[str, ...], log=print) -> list[dict]:
+    """The same rows without training: the base policy rolled out under each approach's
+    command for 10 s (what a fine-tune starts from). Minutes, not hours, on 2 cores."""
+    import numpy as np
+
+    from tabrl.behaviour import describe, distinctness, judge, plain_words, summarize
+    from tabrl.catalog import base_policy_dir
+    from tabrl.controls import CONTROLS_KEY, controls_of
+    from tabrl.playground import family_by_model
+    from tabrl.rewards.proposers import propose_offline
+    from tabrl.rollout import collect
+    from tabrl.training import PPOConfig, checkpoint_networks, load_params, policy_env, read_checkpoint_config
+
+    base = base_policy_dir(model)
+    if base is None:
+        raise ValueError(f"{model} has no base policy")
+    env = policy_env(model)
+    networks, _ = checkpoint_networks(PPOConfig.model_validate(read_checkpoint_config(base)["ppo"]), env)
+    params = load_params(base)
+    steps, fps = int(round(10.0 / env.dt)), 1.0 / env.dt
+    jobs = []
+    for prompt in prompts:
+        started = time.monotonic()
+        approaches = propose_offline(model, prompt).approaches
+        rows, reports = [], []
+        for approach in approaches:
+            data = collect(env, networks, params, num_envs=1, steps=steps, deterministic=True,
+                           info={CONTROLS_KEY: controls_of(approach.reward)})
+            states = {"qpos": data["qpos"][:, 0], "qvel": data["qvel"][:, 0],
+                      "mocap_pos": np.zeros((steps, 0, 3)), "mocap_quat": np.zeros((steps, 0, 4))}
+            report = describe(env.mj_model, states, fps, family_by_model()[model])
+            summary = summarize(approach.reward, judge(approach.reward, report))
+            reports.append(report)
+            rows.append({"approach": approach.name, "command": approach.reward.command.describe(),
+                         "status": "base only", "words": plain_words(report), "upright": report.upright_fraction,
+                         "main_intent": summary.main_term, "main_met": summary.main_met,
+                         "intents": summary.sentence})
+        distinct = distinctness(reports)
+        jobs.append({"prompt": prompt, "example": prompt in EXAMPLE_PROMPTS, "job": None, "rows": rows,
+                     "distinct": distinct.distinct, "min_distance": round(distinct.minimum, 2),
+                     "wall_seconds": round(time.monotonic() - started, 1), "stages": []})
+        log(f"{prompt!r}: distinct {distinct.distinct} (min {distinct.minimum:.2f})")
+    return jobs
+
+
 def behaviour_markdown(record: dict) -> str:
     lines = [
         "# What the approaches did (behaviour benchmark)",
         "",
-        f"`{record['command']}` on {record['machine']}, {record['date']}: {record['model']}, "
-        f"{record['steps']:,} steps per approach, fine-tuned from "
-        f"{'the base policy' if record['base_policy'] else 'scratch'}, 160x120 videos, 10 s.",
+        f"`{record['command']}` on {record['machine']}, {record['date']}: {record['model']}, " + (
+            "the base policy under each approach's command, no training (what a fine-tune starts from), "
+            "10 s rollouts." if not record["steps"] else
+            f"{record['steps']:,} steps per approach, fine-tuned from "
+            f"{'the base policy' if record['base_policy'] else 'scratch'}, 160x120 videos, 10 s."),
         "Goal per prompt: all three upright >= 90% of the 10 s, the three distinct, at least two meeting "
         "their main intent (the rewarding term with the largest weight). Measured from each video's own "
         "rollout (`tabrl.behaviour`).",
