@@ -99,7 +99,8 @@ def test_the_cli_refuses_a_wrong_model_in_one_line(tmp_path):
 @pytest.mark.slow
 def test_the_go1_base_stands_at_command_zero_and_walks_at_one_meter_per_second():
     """In TabRL's rollout: the command held fixed for 10 s, the base's deterministic action."""
-    from tabrl.controls import CONTROLS_KEY
+    from tabrl.controls import CONTROLS_KEY, controls_of
+    from tabrl.rewards.spec import Command, RewardSpec, Term
     from tabrl.rollout import collect
     from tabrl.training import PPOConfig, checkpoint_networks, load_params, policy_env, read_checkpoint_config
 
@@ -110,7 +111,9 @@ def test_the_go1_base_stands_at_command_zero_and_walks_at_one_meter_per_second()
     steps = int(round(10.0 / env.dt))
     results = {}
     for forward in (0.0, 1.0):
-        controls = {"command": np.array([forward, 0.0, 0.0], np.float32), "clock_hz": np.float32(1.0)}
+        spec = RewardSpec(terms=[Term(name="up", kind="track", feature="upright", target=1.0)],
+                          command=Command(forward=forward))
+        controls = controls_of(spec)
         data = collect(env, networks, params, num_envs=1, steps=steps, deterministic=True,
                        info={CONTROLS_KEY: controls})
         qpos = data["qpos"][:, 0]
