@@ -61,11 +61,23 @@ def command_at(controls: dict, time):
 
 
 def has_command(env) -> bool:
-    """Whether the environment keeps a 3-number joystick command in its state."""
-    import jax
+    """Whether the environment keeps a 3-number joystick command in its state.
 
-    info = jax.eval_shape(env.reset, jax.random.PRNGKey(0)).info
-    return COMMAND_KEY in info and tuple(info[COMMAND_KEY].shape) == (3,)
+    Read off an abstract reset (a trace, seconds for an MJX model), once per environment
+    class: which keys a reset's `info` holds is fixed by the class."""
+    return _has_command(type(env.unwrapped), env)
+
+
+_HAS_COMMAND: dict[type, bool] = {}
+
+
+def _has_command(cls: type, env) -> bool:
+    if cls not in _HAS_COMMAND:
+        import jax
+
+        info = jax.eval_shape(env.reset, jax.random.PRNGKey(0)).info
+        _HAS_COMMAND[cls] = COMMAND_KEY in info and tuple(info[COMMAND_KEY].shape) == (3,)
+    return _HAS_COMMAND[cls]
 
 
 def _with_phase(obs, phase):

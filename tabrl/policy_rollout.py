@@ -51,14 +51,12 @@ def checkpoint_row(checkpoint: Path, controls: dict | None = None, zero_action: 
 
 
 def _load_params(checkpoint: Path, meta: dict) -> tuple:
-    """(normaliser, policy) parameters, read like `tabrl.training.load_params` but into a
-    template made once per model and network shape (making one loads and traces the
-    environment: seconds per checkpoint for the Go1)."""
-    from flax import serialization
+    """(normaliser, policy) parameters, read by `tabrl.training.load_params` into a template
+    made once per model and network shape (making one loads and traces the environment:
+    seconds per checkpoint for the Go1)."""
+    from tabrl.training import load_params
 
-    template = _template(meta["model_id"], _network_key(meta["ppo"]))
-    state = serialization.msgpack_restore((checkpoint / "params.msgpack").read_bytes())
-    return tuple(serialization.from_state_dict(template, state)[:2])
+    return tuple(load_params(checkpoint, _template(meta["model_id"], _network_key(meta["ppo"])))[:2])
 
 
 def _config(network_key: str):

@@ -880,12 +880,14 @@ def checkpoint_networks(config: PPOConfig, env, seed: int = 0):
     return networks, template
 
 
-def load_params(checkpoint: Path):
-    """The (normalizer, policy, value) parameters of a checkpoint, as Brax's types."""
+def load_params(checkpoint: Path, template=None):
+    """The (normalizer, policy, value) parameters of a checkpoint, as Brax's types;
+    `template` (from `checkpoint_networks`) saves loading the environment again."""
     from flax import serialization
 
-    meta = read_checkpoint_config(checkpoint)
-    _, template = checkpoint_networks(PPOConfig.model_validate(meta["ppo"]), policy_env(meta["model_id"]))
+    if template is None:
+        meta = read_checkpoint_config(checkpoint)
+        _, template = checkpoint_networks(PPOConfig.model_validate(meta["ppo"]), policy_env(meta["model_id"]))
     state = serialization.msgpack_restore((Path(checkpoint) / "params.msgpack").read_bytes())
     return serialization.from_state_dict(template, state)
 
@@ -896,7 +898,7 @@ def load_policy(checkpoint: Path, deterministic: bool = True):
     from brax.training.agents.ppo import networks as ppo_networks
 
     meta = read_checkpoint_config(checkpoint)
-    networks, _ = checkpoint_networks(PPOConfig.model_validate(meta["ppo"]), policy_env(meta["model_id"]))
-    params = load_params(checkpoint)
+    networks, template = checkpoint_networks(PPOConfig.model_validate(meta["ppo"]), policy_env(meta["model_id"]))
+    params = load_params(checkpoint, template)
     policy = ppo_networks.make_inference_fn(networks)(params[:2], deterministic=deterministic)
     return jax.jit(lambda obs, key: policy(obs, key)[0]), meta
