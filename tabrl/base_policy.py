@@ -146,6 +146,7 @@ def base_ppo_config(model_id: str, policy: OnnxPolicy):
 def brax_params(policy: OnnxPolicy, template, obs_key: str | None, extra_stats: dict | None = None):
     """Brax's (normaliser, policy, value) from the file's numbers, on `template`'s structure
     (the value network kept as initialised). The phase entries get mean 0, std 1 and zero weights."""
+    import jax
     from brax.training import types as brax_types
 
     normaliser, policy_params, value_params = template
@@ -155,7 +156,7 @@ def brax_params(policy: OnnxPolicy, template, obs_key: str | None, extra_stats: 
         extra = size_with_phase - mean.shape[0]
         return pad(mean, extra, 0.0), pad(std, extra, 1.0)
 
-    means, stds = dict(extra_stats or {}), {}
+    means, stds = {}, {}
     if isinstance(normaliser.mean, dict):
         for key in normaliser.mean:
             if key == obs_key:
@@ -165,10 +166,8 @@ def brax_params(policy: OnnxPolicy, template, obs_key: str | None, extra_stats: 
                 means[key], stds[key] = stats(normaliser.mean[key].shape[-1], np.asarray(mean), np.asarray(std))
     else:
         means, stds = stats(normaliser.mean.shape[-1], policy.mean, 1.0 / policy.inv_std)
-    as_tree = lambda x: {k: np.asarray(v, np.float32) for k, v in x.items()} if isinstance(x, dict) else x  # noqa: E731
-    means, stds = as_tree(means), as_tree(stds)
-    variance = lambda s: np.square(s) * NORMALISER_COUNT  # noqa: E731
-    summed = {k: variance(v) for k, v in stds.items()} if isinstance(stds, dict) else variance(stds)
+    means, stds = (jax.tree_util.tree_map(lambda x: np.asarray(x, np.float32), tree) for tree in (means, stds))
+    summed = jax.tree_util.tree_map(lambda s: np.square(s) * NORMALISER_COUNT, stds)
     normaliser = normaliser.replace(
         count=brax_types.UInt64(hi=np.uint32(0), lo=np.uint32(NORMALISER_COUNT)),
         mean=means, std=stds, summed_variance=summed,
