@@ -239,12 +239,15 @@ def weights_edited(approach: Approach, weights: Mapping[str, float],
 
 
 def command_text(reward: RewardSpec | Mapping | None) -> str:
-    """The approach's held command for its card ("" for models without one)."""
+    """The approach's command and pose for its card ("" for models without them)."""
     if isinstance(reward, Mapping):
         reward = RewardSpec.model_validate(reward)
-    if reward is None or reward.command is None:
+    if reward is None:
         return ""
-    return f"🕹️ Command: {reward.command.describe()}"
+    parts = [f"🕹️ Command: {reward.command.describe()}"] if reward.command is not None else []
+    if reward.pose is not None and not reward.pose.is_neutral():
+        parts.append(f"🧍 Pose: {reward.pose.describe()}")
+    return " · ".join(parts)
 
 
 def same_approaches(a: Sequence[Approach], b: Sequence[Approach]) -> bool:

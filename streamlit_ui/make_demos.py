@@ -61,14 +61,16 @@ def shrink_video(path: Path, crf: int = 32) -> None:
 
 
 def make_demo(model_id: str, prompt: str, num_steps: int, out_root: Path, *, size=(320, 240),
-              seconds: float = 10.0, fps: int = 30, seed: int = 0, crf: int = 32) -> Path:
+              seconds: float = 10.0, fps: int = 30, seed: int = 0, crf: int = 32, proposal=None) -> Path:
+    """One demo job folder under `out_root` (see the module's doc); `proposal`: these three
+    approaches instead of `propose`'s (the behaviour bench passes the offline library's)."""
     from tabrl.catalog import base_policy_dir
     from tabrl.rewards import propose
     from tune_jobs.pipeline import new_job_id, train_and_render
 
     job_id = new_job_id()
     base = base_policy_dir(model_id)
-    proposal = propose(model_id, prompt)
+    proposal = proposal or propose(model_id, prompt)
     curves: dict[int, list] = {i: [] for i in range(len(proposal.approaches))}
 
     def on_progress(index: int, progress) -> None:
@@ -125,7 +127,7 @@ def make_demo(model_id: str, prompt: str, num_steps: int, out_root: Path, *, siz
         created_at=created, started_at=created, finished_at=finished,
         source=proposal.source, warnings=list(proposal.warnings), trials=trials, composite_url=composite_url,
         render=RenderOptions(seconds=seconds, fps=fps, width=size[0], height=size[1], seed=seed), demo=True,
-        distinctness=result.distinctness,
+        distinctness=result.distinctness, stages=result.stages,
     )
     (target / "job.json").write_text(json.dumps(view.model_dump(mode="json"), indent=2) + "\n")
     return target

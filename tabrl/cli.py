@@ -398,6 +398,7 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         record = run_behaviour_bench(out, model=args.model if args.model != "CartpoleBalance" else
                                      "Go1JoystickFlatTerrain", steps=args.behaviour_steps,
                                      **({"prompts": prompts} if prompts else {}), base_only=args.base_only,
+                                     demos=Path(args.demos) if args.demos else None,
                                      log=lambda line: print(line, file=sys.stderr, flush=True))
         print(out)
         for job in record["jobs"]:
@@ -426,6 +427,8 @@ def _add_bench(sub) -> None:
     p.add_argument("--behaviour-steps", type=int, help="with --behaviour: steps per approach (default: Standard)")
     p.add_argument("--base-only", action="store_true",
                    help="with --behaviour: no training; the base policy under each approach's command")
+    p.add_argument("--demos", help="with --behaviour: also keep each trained job as a ready-made demo in this "
+                                   "folder (the committed demos/ are made this way)")
     p.set_defaults(func=_cmd_bench)
 
 

@@ -12,6 +12,9 @@ environments do not give it:
   the environment's resampling), and recomputes the reset observation with it. The base policies were trained
   to follow that command, so they do the gross motion (stand, walk, turn) from
   the first step; the fine-tune adds the style.
+* **The approach's pose** (Go1): the joint pose the base policy stands on, shifted
+  to crouch, bow, tilt, bob or sway its hips (`tabrl.pose`), in every step and in the
+  reset's observation.
 * **The phase.** Rhythmic terms reward a motion locked to the episode clock
   (`A sin(2 pi f t)`), so the policy must know the time: `ControlledEnv`
   appends `[sin(2 pi clock_hz t), cos(2 pi clock_hz t)]` to every observation
@@ -29,9 +32,12 @@ auto-reset replays the first reset's observation), one step in an episode.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from mujoco_playground import wrapper as _playground_wrapper
+
+from tabrl.pose import joint_offsets, posable, shifted_default_pose
 
 CONTROLS_KEY = "tabrl_controls"
 PHASE_SIZE = 2
@@ -41,11 +47,15 @@ COMMAND_KEY = "command"
 
 
 def controls_of(spec=None) -> dict[str, Any]:
-    """The numbers `ControlledEnv` holds for a reward spec (None: zero command, 1 Hz clock)."""
+    """The numbers `ControlledEnv` holds for a reward spec (None: zero command, standing
+    pose, 1 Hz clock)."""
     import numpy as np
+
+    from tabrl.pose import pose_values
 
     command = spec.command if spec is not None else None
     return {
+        "pose": pose_values(getattr(spec, "pose", None)),
         "command": np.asarray(command.as_array() if command else np.zeros(3), np.float32),
         "swing": np.asarray(command.swing_array() if command else np.zeros(3), np.float32),
         "beat_hz": np.asarray(command.beat_hz if command else 0.5, np.float32),
@@ -99,6 +109,7 @@ class ControlledEnv(_playground_wrapper.Wrapper):
         self.controls = controls if controls is not None else controls_of(None)
         self.placeholder = placeholder
         self.hold_command = hold_command and has_command(env)
+        self.posable = posable(env.unwrapped)
 
     @property
     def observation_size(self):
@@ -122,7 +133,9 @@ class ControlledEnv(_playground_wrapper.Wrapper):
         obs = state.obs
         if self.hold_command:
             info[COMMAND_KEY] = command_at(controls, state.data.time)
-            obs = self.env._get_obs(state.data, info)  # the reset's observation, with our command
+        if self.hold_command or self.posable:  # the reset's observation, with our command and pose
+            with self._pose_at(controls, state.data.time):
+                obs = self.env._get_obs(state.data, info)
         return state.replace(obs=_with_phase(obs, self._phase(state.data.time, controls)), info=info)
 
     def step(self, state, action):
@@ -131,12 +144,18 @@ class ControlledEnv(_playground_wrapper.Wrapper):
         info = dict(state.info)
         if self.hold_command:
             info[COMMAND_KEY] = command_at(controls, state.data.time)
-        next_state = self.env.step(state.replace(obs=env_obs, info=info), action)
+        with self._pose_at(controls, state.data.time):
+            next_state = self.env.step(state.replace(obs=env_obs, info=info), action)
         info = {**next_state.info, CONTROLS_KEY: controls}
         if self.hold_command:  # undo the environment's resampling
             info[COMMAND_KEY] = command_at(controls, state.data.time)
         obs = _with_phase(next_state.obs, self._phase(next_state.data.time, controls))
         return next_state.replace(obs=obs, info=info)
+
+    def _pose_at(self, controls, time):
+        if not self.posable:
+            return contextlib.nullcontext()
+        return shifted_default_pose(self.env.unwrapped, joint_offsets(controls["pose"], time))
 
     @staticmethod
     def _phase(time, controls):

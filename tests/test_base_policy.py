@@ -97,10 +97,13 @@ def test_the_cli_refuses_a_wrong_model_in_one_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_go1_base_stands_at_command_zero_and_walks_at_one_meter_per_second():
-    """In TabRL's rollout: the command held fixed for 10 s, the base's deterministic action."""
+def test_the_go1_base_follows_the_approach_command_and_pose():
+    """In TabRL's rollout (the one the videos use), the base's deterministic action for 10 s:
+    it stands at command zero, walks at 1 m/s when told, and stands on a shifted pose
+    (`tabrl.pose`): crouches, bows, swings its hips on the beat, staying upright."""
+    from tabrl.behaviour import describe
     from tabrl.controls import CONTROLS_KEY, controls_of
-    from tabrl.rewards.spec import Command, RewardSpec, Term
+    from tabrl.rewards.spec import Command, Pose, RewardSpec, Term
     from tabrl.rollout import collect
     from tabrl.training import PPOConfig, checkpoint_networks, load_params, policy_env, read_checkpoint_config
 
@@ -109,21 +112,30 @@ def test_the_go1_base_stands_at_command_zero_and_walks_at_one_meter_per_second()
     networks, _ = checkpoint_networks(PPOConfig.model_validate(read_checkpoint_config(checkpoint)["ppo"]), env)
     params = load_params(checkpoint)
     steps = int(round(10.0 / env.dt))
-    results = {}
-    for forward in (0.0, 1.0):
+    cases = {"stand": (Command(), None), "walk": (Command(forward=1.0), None),
+             "crouch": (Command(), Pose(height=-0.08)), "bow": (Command(), Pose(pitch=0.25)),
+             "hula": (Command(), Pose(hips=0.3, beat_hz=1.5))}
+    reports, travelled = {}, {}
+    for name, (command, pose) in cases.items():
         spec = RewardSpec(terms=[Term(name="up", kind="track", feature="upright", target=1.0)],
-                          command=Command(forward=forward))
-        controls = controls_of(spec)
+                          command=command, pose=pose)
         data = collect(env, networks, params, num_envs=1, steps=steps, deterministic=True,
-                       info={CONTROLS_KEY: controls})
+                       info={CONTROLS_KEY: controls_of(spec)})
         qpos = data["qpos"][:, 0]
-        assert not data["done"].any(), f"the episode ended (a fall) at command {forward}"
+        assert not data["done"].any(), f"the episode ended (a fall): {name}"
         w, x, y, z = qpos[:, 3:7].T
         up_z = 1 - 2 * (x * x + y * y)  # the body's z axis, against world z
-        assert up_z.min() > 0.9, f"tilted at command {forward}: {up_z.min():.2f}"
-        results[forward] = np.linalg.norm(qpos[-1, :2] - qpos[0, :2]) / 10.0
-    assert results[0.0] < 0.1, f"drifted {results[0.0]:.2f} m/s standing"
-    assert results[1.0] >= 0.7, f"walked only {results[1.0]:.2f} m/s at a 1 m/s command"
+        assert up_z.min() > 0.85, f"tilted: {name}: {up_z.min():.2f}"
+        travelled[name] = np.linalg.norm(qpos[-1, :2] - qpos[0, :2]) / 10.0
+        reports[name] = describe(env.mj_model, {"qpos": qpos, "qvel": data["qvel"][:, 0]}, 1 / env.dt, "go1")
+    assert travelled["stand"] < 0.1, f"drifted {travelled['stand']:.2f} m/s standing"
+    assert travelled["walk"] >= 0.7, f"walked only {travelled['walk']:.2f} m/s at a 1 m/s command"
+    lowered = reports["stand"].height_mean - reports["crouch"].height_mean
+    assert 0.06 <= lowered <= 0.1, f"a 0.08-m crouch lowered the body {lowered:.3f} m"
+    assert reports["bow"].pitch_mean > 0.15, f"a 0.25-rad bow pitched it {reports['bow'].pitch_mean:.2f} rad"
+    hip = reports["hula"].joints[0].oscillation  # FR hip, swinging with the others
+    assert hip is not None and abs(hip.frequency - 1.5) < 0.2 and hip.amplitude > 0.2, hip
+    assert reports["stand"].joints[0].oscillation is None or reports["stand"].joints[0].oscillation.amplitude < 0.05
 
 
 @pytest.mark.slow

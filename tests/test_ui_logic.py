@@ -223,13 +223,15 @@ def test_the_page_says_whether_the_approaches_differ():
 
 
 def test_the_approach_card_shows_and_edits_the_held_command():
-    from tabrl.rewards.spec import Approach, Command
+    from tabrl.rewards.spec import Approach, Command, Pose
 
     held = RewardSpec(terms=spec().terms, command=Command(forward=0.4))
     approach = Approach(name="Moon walk", description="floaty", reward=held)
     assert logic.command_text(held) == "🕹️ Command: forward 0.4 m/s"
     assert logic.command_text(held.model_dump(mode="json")) == "🕹️ Command: forward 0.4 m/s"  # a job view's dict
     assert logic.command_text(spec()) == ""  # models without a joystick command
+    posed = RewardSpec(terms=spec().terms, command=Command(), pose=Pose(height=-0.08, hips=0.2, beat_hz=2))
+    assert logic.command_text(posed) == "🕹️ Command: stand in place · 🧍 Pose: crouch 8 cm, hips ±11° at 2 Hz"
     edited = logic.with_weights(approach, {}, {"forward": 0.0, "turn": 1.0})
     assert edited.reward.command == Command(turn=1.0)
     assert logic.weights_edited(approach, {}, {"forward": 0.0}) and not logic.weights_edited(approach, {}, {"forward": 0.4})

@@ -41,7 +41,8 @@ UPRIGHT_GOAL = 0.9
 
 def run_behaviour_bench(out: Path, *, model: str = "Go1JoystickFlatTerrain", steps: int | None = None,
                         prompts: tuple[str, ...] = EXAMPLE_PROMPTS + OWN_PROMPTS,
-                        size: tuple[int, int] = (160, 120), base_only: bool = False, log=print) -> dict:
+                        size: tuple[int, int] = (320, 240), base_only: bool = False, demos: Path | None = None,
+                        log=print) -> dict:
     from tabrl.catalog import base_policy_dir, get_model
     from tabrl.presets import preset_steps
 
@@ -50,46 +51,44 @@ def run_behaviour_bench(out: Path, *, model: str = "Go1JoystickFlatTerrain", ste
     base = base_policy_dir(model)
     steps = 0 if base_only else (steps or preset_steps("Standard", get_model(model).family,
                                                        fine_tune=base is not None))
-    jobs = base_only_jobs(model, prompts, log) if base_only else _trained_jobs(model, prompts, steps, base,
-                                                                              size, log)
+    jobs = base_only_jobs(model, prompts, log) if base_only else _trained_jobs(model, prompts, steps, size, log,
+                                                                              demos)
     return _write(out, model, steps, base, jobs)
 
 
-def _trained_jobs(model: str, prompts, steps: int, base, size, log) -> list[dict]:
+def _trained_jobs(model: str, prompts, steps: int, size, log, demos: Path | None) -> list[dict]:
+    """Each prompt as a real job, written as a ready-made demo (`streamlit_ui.make_demos`):
+    into `demos` when given (the committed demos are made this way), else a temporary folder."""
+    from streamlit_ui.make_demos import make_demo
     from tabrl.rewards.proposers import propose_offline
     from tune_jobs.batch import ensure_ray
-    from tune_jobs.pipeline import new_job_id, train_and_render
 
     ensure_ray()
+    root = Path(demos) if demos else Path(tempfile.mkdtemp(prefix="tabrl-behaviour-jobs-"))
     jobs = []
     for prompt in prompts:
         log(f"{prompt!r}: {steps:,} steps per approach...")
         proposal = propose_offline(model, prompt)
         started = time.monotonic()
-        job_dir = Path(tempfile.gettempdir()) / "tabrl-behaviour-jobs" / new_job_id()
-        result = train_and_render(model, prompt, proposal.approaches, steps, job_dir, base_checkpoint=base,
-                                  size=size)
+        job_dir = make_demo(model, prompt, steps, root, size=size, proposal=proposal)
+        view = json.loads((job_dir / "job.json").read_text())
         rows = []
-        for approach, outcome in zip(proposal.approaches, result.approaches):
-            b = outcome.behaviour
-            summary = b.intents if b else None
+        for approach, trial in zip(proposal.approaches, view["trials"]):
+            b = trial.get("behaviour") or {}
+            intents = b.get("intents") or {}
             rows.append({
-                "approach": approach.name,
-                "command": approach.reward.command.describe() if approach.reward.command else "",
-                "status": outcome.status,
-                "words": b.words if b else outcome.error,
-                "upright": b.report.upright_fraction if b else None,
-                "main_intent": summary.main_term if summary else None,
-                "main_met": summary.main_met if summary else None,
-                "intents": summary.sentence if summary else None,
+                "approach": approach.name, "command": approach.reward.controls_words(), "status": trial["status"],
+                "words": b.get("words") or trial.get("error"),
+                "upright": (b.get("report") or {}).get("upright_fraction"),
+                "main_intent": intents.get("main_term"), "main_met": intents.get("main_met"),
+                "intents": intents.get("sentence"),
             })
-        distinct = result.distinctness
+        distinct = view.get("distinctness")
         jobs.append({
             "prompt": prompt, "example": prompt in EXAMPLE_PROMPTS, "job": str(job_dir), "rows": rows,
-            "distinct": distinct.distinct if distinct else None,
-            "min_distance": round(distinct.minimum, 2) if distinct else None,
-            "wall_seconds": round(time.monotonic() - started, 1),
-            "stages": [s.model_dump() for s in result.stages],
+            "distinct": distinct["distinct"] if distinct else None,
+            "min_distance": round(distinct["minimum"], 2) if distinct else None,
+            "wall_seconds": round(time.monotonic() - started, 1), "stages": view.get("stages", []),
         })
         log(f"  {jobs[-1]['wall_seconds']:.0f} s; distinct {jobs[-1]['distinct']} (min {jobs[-1]['min_distance']})")
         for row in rows:
@@ -146,7 +145,7 @@ def base_only_jobs(model: str, prompts: tuple[str, ...], log=print) -> list[dict
             report = describe(env.mj_model, states, fps, family_by_model()[model])
             summary = summarize(approach.reward, judge(approach.reward, report))
             reports.append(report)
-            rows.append({"approach": approach.name, "command": approach.reward.command.describe(),
+            rows.append({"approach": approach.name, "command": approach.reward.controls_words(),
                          "status": "base only", "words": plain_words(report), "upright": report.upright_fraction,
                          "main_intent": summary.main_term, "main_met": summary.main_met,
                          "intents": summary.sentence})

@@ -97,10 +97,24 @@ def _visible(osc: Oscillation | None, name: str) -> bool:
     return osc is not None and osc.amplitude >= VISIBLE[name] and osc.share >= MIN_SHARE
 
 
+POSTURE_HEIGHT = 0.04
+"""m from the home pose's body height before a held posture is worth a word."""
+POSTURE_TILT = 0.1
+"""rad of mean pitch or roll before a held tilt is worth a word."""
+
+
 def plain_words(report: BehaviourReport) -> str:
     """One sentence for a video card: "sways its hips 4 cm at 1.4 Hz, stays upright 100%, travels 0.1 m"."""
     legged = len(report.feet) >= 2
     parts = []
+    if legged and report.home_height is not None and abs(report.height_mean - report.home_height) >= POSTURE_HEIGHT:
+        change = (report.height_mean - report.home_height) * 100
+        parts.append(f"crouches {-change:.0f} cm low" if change < 0 else f"stands {change:.0f} cm tall")
+    if legged and report.pitch_mean is not None and abs(report.pitch_mean) >= POSTURE_TILT:
+        degrees = math.degrees(abs(report.pitch_mean))
+        parts.append(f"bows, nose down {degrees:.0f}°" if report.pitch_mean > 0 else f"sits back, nose up {degrees:.0f}°")
+    if legged and report.roll_mean is not None and abs(report.roll_mean) >= POSTURE_TILT:
+        parts.append(f"leans {math.degrees(abs(report.roll_mean)):.0f}° to its {'right' if report.roll_mean > 0 else 'left'}")
     if _visible(report.sway, "sway"):
         what = "its hips" if legged else "side to side"
         parts.append(f"sways {what} {report.sway.amplitude * 100:.0f} cm at {report.sway.frequency:.1f} Hz")

@@ -169,6 +169,7 @@ def describe(model: mujoco.MjModel, states: dict[str, np.ndarray], fps: float, f
         upright_fraction=None if up is None else float((up > UPRIGHT_COS).mean()),
         upright_mean=None if up is None else float(up.mean()),
         height_mean=float(height.mean()),
+        home_height=float(home[2]) if floating else None,
         height_std=float(height.std()),
         forward_speed=float(forward.sum() / duration),
         sideways_speed=float(sideways.sum() / duration),

@@ -90,6 +90,9 @@ class BehaviourReport(BaseModel):
     """Mean cosine of the body's tilt (Go1's `upright` feature)."""
     height_mean: float
     height_std: float
+    home_height: float | None = None
+    """The body's height in the model's home pose (its "home" keyframe) for a floating
+    base, to say "crouches" or "stands tall"; None otherwise (and in older reports)."""
     forward_speed: float
     """Mean speed along the heading (m/s)."""
     sideways_speed: float

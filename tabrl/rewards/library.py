@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 
 from tabrl.rewards.features import FeatureInfo, stability_term_feature
-from tabrl.rewards.spec import Approach, RewardSpec, Term
+from tabrl.rewards.spec import Approach, Pose, RewardSpec, Term
 
 PI = math.pi
 
@@ -81,12 +81,107 @@ a 19-degree wiggle at 0.5 Hz standing, 10 degrees at 1 Hz while walking at 1 m/s
 nothing visible at 2 Hz standing."""
 
 
+BASE_DEADBAND = {"forward": (0.08, 0.5), "sideways": (0.08, 0.5), "turn": (0.15, 1.0)}
+"""(how much slower the Go1 base goes than a slow command, the speed where that ends), per
+command field. 10-s rollouts, forward command -> speed: 0.2 -> 0.05, 0.25 -> 0.14,
+0.3 -> 0.22, 0.35 -> 0.30, 0.4 -> 0.36, 0.5 -> 0.5 m/s; sideways 0.25 -> 0.11,
+0.4 -> 0.34 m/s; turn 0.6 -> 0.42, 1.0 -> 0.92, 1.2 -> 1.16 rad/s."""
+
+
+def _past_deadband(field: str, speed: float) -> float:
+    """The command that makes the base move at `speed`: slow speeds get the field's
+    `BASE_DEADBAND` more, tapering to nothing at its end."""
+    extra, end = BASE_DEADBAND[field]
+    size = abs(speed)
+    if size < 0.05:
+        return speed
+    return math.copysign(size + extra * min(1.0, max(0.0, (end - size) / (0.2 * end))), speed)
+
+
 def _base_beat(frequency: float) -> float:
     """A rhythmic term's beat as a swing the base can follow: halved until it is at most
     `BASE_MAX_BEAT_HZ` (a 2.5 Hz shake swings the body at 0.625 Hz, on every fourth beat)."""
     while frequency > BASE_MAX_BEAT_HZ:
         frequency /= 2
     return round(max(0.1, frequency), 3)
+
+
+STAND_HEIGHT = 0.295
+"""Go1's body height (m) standing on its base policy (10-s rollout, command zero)."""
+POSE_FOLLOW = {"height": 1.0, "pitch": 0.85, "roll": 0.55, "bob": 1.0, "nod": 0.37, "hips": 0.9,
+               "hips_roll": 0.5}
+"""How much of a `Pose` the Go1 base policy's body shows (10-s rollouts, `tabrl.rollout.collect`
+then `tabrl.behaviour.describe`): a crouch of 0.1 m lowers it 0.102 m, a 0.3-rad nose-down
+shift pitches it 0.256 rad (it balances against tilts), a 0.2-rad roll shift rolls it 0.125,
+a bob of 0.05 m bobs it 0.049 m at 2 Hz, a nod of 0.3 rad nods it 0.106 rad; a hip swing of
+0.3 rad swings the hip joints 0.27 rad and rolls the body 0.15 rad ("hips_roll")."""
+POSE_FEATURES = ("base_height", "pitch", "roll", "hip_angles")
+MAX_POSE_BEAT_HZ = 3.0
+
+
+def _pose_of(terms: list[Term]) -> tuple[Pose | None, list[Term]]:
+    """A Go1 `Pose` read off the terms on body height, pitch, roll and hip angles, and the
+    terms asking for what that pose gives (so reward, pose and report agree).
+
+    A track holds the pose there; an oscillation holds its centre and swings on the beat
+    (height: `bob`; pitch: `nod`; roll and hip angles: `hips`, which rolls the body); the
+    strongest rhythmic pose term sets the beat. Numbers are divided by what the base
+    follows (`POSE_FOLLOW`) and clipped to `POSE_LIMITS`; a term asking for more than
+    that then asks for the most the pose gives."""
+    from tabrl.rewards.spec import POSE_LIMITS
+
+    terms = list(terms)
+    mine = sorted((t for t in terms if t.feature in POSE_FEATURES and t.weight > 0 and t.kind in ("track", "oscillate")
+                   and not (t.feature == "hip_angles" and t.kind == "track")), key=lambda t: -abs(t.weight))
+    if not mine:
+        return None, terms
+    rhythmic = [t for t in mine if t.kind == "oscillate" and t.frequency > 0]
+    beat = min(rhythmic[0].frequency, MAX_POSE_BEAT_HZ) if rhythmic else 1.0
+
+    def clip(value, low, high):
+        return round(max(low, min(high, value)), 3)
+
+    fields: dict[str, float] = {}
+    rewrite: dict[int, dict] = {}
+    for term in mine:
+        index = terms.index(term)
+        if term.feature == "base_height" and "height" not in fields:
+            fields["height"] = clip(term.target - STAND_HEIGHT, *POSE_LIMITS["height"])
+            rewrite[index] = {"target": round(STAND_HEIGHT + fields["height"], 3)}
+            if term.kind == "oscillate":
+                room = min(fields["height"] - POSE_LIMITS["height"][0], POSE_LIMITS["height"][1] - fields["height"])
+                fields["bob"] = clip(term.amplitude, 0.0, min(0.05, room))
+                rewrite[index]["amplitude"] = fields["bob"]
+        elif term.feature == "pitch" and "pitch" not in fields:
+            fields["pitch"] = clip(term.target / POSE_FOLLOW["pitch"], *POSE_LIMITS["pitch"])
+            rewrite[index] = {"target": round(fields["pitch"] * POSE_FOLLOW["pitch"], 3)}
+            if term.kind == "oscillate":
+                room = min(fields["pitch"] - POSE_LIMITS["pitch"][0], POSE_LIMITS["pitch"][1] - fields["pitch"])
+                fields["nod"] = clip(term.amplitude / POSE_FOLLOW["nod"], 0.0, min(0.3, room))
+                rewrite[index]["amplitude"] = round(fields["nod"] * POSE_FOLLOW["nod"], 3)
+        elif term.feature == "roll" and term.kind == "track" and "roll" not in fields:
+            fields["roll"] = clip(term.target / POSE_FOLLOW["roll"], *POSE_LIMITS["roll"])
+            rewrite[index] = {"target": round(fields["roll"] * POSE_FOLLOW["roll"], 3)}
+        elif term.kind == "oscillate" and term.feature in ("roll", "hip_angles") and "hips" not in fields:
+            follow = POSE_FOLLOW["hips_roll" if term.feature == "roll" else "hips"]
+            fields["hips"] = clip(term.amplitude / follow, 0.0, 0.35)
+            rewrite[index] = {"amplitude": round(fields["hips"] * follow, 3)}
+        else:
+            continue
+        if term.kind == "oscillate":
+            rewrite[index]["frequency"] = beat
+    for index, update in rewrite.items():
+        terms[index] = terms[index].model_copy(update=update)
+    return Pose(**fields, beat_hz=beat), terms
+
+
+def with_pose(spec: RewardSpec, family: str) -> RewardSpec:
+    """The spec with a Go1 pose read off its terms (`_pose_of`) when it has none: for
+    specs that bring their own command (an LLM's), which `with_controls` would replace."""
+    if family != "go1" or spec.pose is not None:
+        return spec
+    pose, terms = _pose_of(list(spec.terms))
+    return spec.model_copy(update={"pose": pose, "terms": terms})
 
 
 def with_controls(spec: RewardSpec, family: str) -> RewardSpec:
@@ -101,11 +196,16 @@ def with_controls(spec: RewardSpec, family: str) -> RewardSpec:
       those velocities (a wag, a shuffle) swing the command instead
       (`Command.sway`/`twist`/`rock`), so the base steps side to side or twists in time,
       on the strongest one's beat made one the base can follow (`_base_beat`); those
-      terms then ask for that beat and swing, so reward, command and report agree.
+      terms then ask for that beat and swing, so reward, command and report agree;
+    * pose (Go1): terms on body height, pitch, roll and hip angles shift the pose the
+      base policy stands on (`_pose_of`): a crouch, a bow, a bob or swinging hips from
+      the first step.
     """
     from tabrl.rewards.spec import COMMAND_LIMITS, Command
 
-    terms, command = list(spec.terms), None
+    terms, command, pose = list(spec.terms), None, None
+    if family == "go1":
+        pose, terms = _pose_of(terms)
     rhythmic = [t for t in terms if t.kind == "oscillate" and t.frequency > 0]
     if family == "go1":
         speeds, swings, drivers = {}, {}, {}
@@ -119,6 +219,7 @@ def with_controls(spec: RewardSpec, family: str) -> RewardSpec:
             if field and term.weight > 0 and term.kind in ("track", "maximize"):
                 # maximize's tanh is nearly saturated one tolerance past its target
                 speed = term.target if term.kind == "track" else term.target + term.tolerance
+                speed = _past_deadband(field, speed)
                 limit = COMMAND_LIMITS[field]
                 speeds[field] = round(max(-limit, min(limit, speed)), 3)
         for field, swing in swing_of.items():  # a swing fits in what the held part leaves
@@ -134,7 +235,7 @@ def with_controls(spec: RewardSpec, family: str) -> RewardSpec:
             terms[terms.index(term)] = term.model_copy(update={"frequency": beat, "amplitude": swings[swing]})
         rhythmic = [t for t in terms if t.kind == "oscillate" and t.frequency > 0]
     clock_hz = max(rhythmic, key=lambda t: abs(t.weight)).frequency if rhythmic else spec.clock_hz
-    return spec.model_copy(update={"clock_hz": clock_hz, "command": command, "terms": terms})
+    return spec.model_copy(update={"clock_hz": clock_hz, "command": command, "pose": pose, "terms": terms})
 
 
 @dataclass(frozen=True)
@@ -223,11 +324,11 @@ def go1_behaviours() -> tuple[Behaviour, ...]:
                  track("slow_walk", "forward_velocity", 0.4, 0.2, 1.5),
                  osc("floaty_bounce", "base_height", 0.05, 1.0, 0.03, 1.0, target=0.3),
                  maximize("long_air_time", "feet_air_time", 0.5, target=0.1, tolerance=0.2)),
-            _go1("Astronaut Leaps", "Pushes off with all four legs for big, slow moon leaps, surging forward.",
-                 maximize("leap", "airborne", 1.5),
-                 osc("leap_rhythm", "vertical_velocity", 0.8, 1.0, 0.4, 1.0),
-                 track("drift_forward", "forward_velocity", 0.8, 0.3, 1.0),
-                 osc("surge", "forward_velocity", 0.5, 0.5, 0.3, 0.5)),
+            _go1("Astronaut Leaps", "Pushes off for big, slow bounds, surging forward as if gravity were a sixth.",
+                 osc("moon_bounds", "base_height", 0.05, 0.5, 0.03, 2.0, target=0.28),
+                 track("drift_forward", "forward_velocity", 0.6, 0.3, 1.0),
+                 osc("surge", "forward_velocity", 0.4, 0.5, 0.3, 0.5),
+                 maximize("leap", "airborne", 0.5)),
             _go1("Slow-Motion Stroll", "Walks as if every step took ages: slow, smooth and steady.",
                  track("slow_walk", "forward_velocity", 0.25, 0.1, 1.5),
                  penalty("slow_motion", "joint_speed", 0.3, tolerance=3.0), _smooth(), stability=0.5),
@@ -275,20 +376,21 @@ def go1_behaviours() -> tuple[Behaviour, ...]:
             _go1("Tornado Hop", "Spins and hops at once, a tiny four-legged tornado.",
                  track("spin", "yaw_rate", 1.2, 0.5, 1.5),
                  osc("hop", "base_height", 0.04, 2.0, 0.03, 1.0, target=0.29)),
-            _go1("Slow Pirouette", "Turns slowly and elegantly, standing tall.",
-                 track("turn", "yaw_rate", 1.0, 0.4, 1.5),
-                 track("tall", "base_height", 0.31, 0.03, 1.0), stability=0.5),
+            _go1("Slow Pirouette", "Rises up tall and turns slowly and elegantly.",
+                 track("turn", "yaw_rate", 0.6, 0.3, 1.5),
+                 track("tall", "base_height", 0.335, 0.03, 1.0), stability=0.5),
         )),
         B("backwards", ("moonwalk*", "backward*", "reverse*", "retreat*", "michael jackson", "back up",
                         "rewind*"), (
             _go1("Moonwalk", "Glides backwards with low, sliding steps.",
                  track("backwards", "forward_velocity", -0.5, 0.2, 2.0),
+                 track("low_glide", "base_height", 0.25, 0.04, 0.5),
                  track("low_feet", "foot_heights", 0.02, 0.03, 0.5)),
             _go1("Backwards Strut", "Struts backwards with a sassy sway of the hips.",
                  track("backwards", "forward_velocity", -0.6, 0.3, 1.5),
                  osc("sassy_hips", "hip_angles", 0.25, 2.0, 0.2, 1.0)),
             _go1("Careful Reverse", "Backs up slowly and steadily, like parking a car.",
-                 track("backwards", "forward_velocity", -0.3, 0.15, 1.5),
+                 track("backwards", "forward_velocity", -0.2, 0.1, 1.5),
                  track("straight", "yaw_rate", 0.0, 0.3, 0.5), _smooth(), stability=0.5),
         )),
         B("tall", ("tiptoe*", "tip toe", "tall*", "stretch*", "proud*", "ballerina*", "ballet",
@@ -308,8 +410,9 @@ def go1_behaviours() -> tuple[Behaviour, ...]:
             _go1("Sneaky Stalk", "Creeps forward low and slow, like a cat after a toy.",
                  track("crouch", "base_height", 0.2, 0.03, 1.5),
                  track("creep", "forward_velocity", 0.3, 0.15, 1.0)),
-            _go1("Hunker Down", "Lowers its body and keeps all four paws planted.",
-                 track("crouch", "base_height", 0.21, 0.04, 1.5), _paws_down(), _still(), stability=0.5),
+            _go1("Pounce Wiggle", "Crouches low, paws planted, and wiggles its hips, about to pounce.",
+                 track("crouch", "base_height", 0.21, 0.04, 1.5),
+                 osc("pounce_wiggle", "hip_angles", 0.2, 2.0, 0.15, 1.0), _paws_down(), stability=0.5),
         )),
         B("wiggle", ("wiggl*", "wobbl*", "jiggl*", "squirm*", "jelly", "noodl*", "wriggl*", "shimmy*",
                      "dizzy", "tipsy", "drunk*", "woozy"), (

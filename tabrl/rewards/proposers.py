@@ -39,6 +39,7 @@ from tabrl.rewards.library import (
     go1_generic,
     match_behaviours,
     stability_term,
+    with_pose,
 )
 from tabrl.rewards.prompt import clean_prompt
 from tabrl.rewards.spec import (
@@ -168,6 +169,11 @@ def llm_messages(model_id: str, prompt: str, catalog: list[FeatureInfo], variant
             "where it says (forward -1.5..1.5, sideways -0.8..0.8, turn -1.2..1.2); all zero: stand in place.\n"
             "Set it when the prompt implies travel or turning (slow forward for a moon walk, a turn to spin);\n"
             "the terms then add the style.\n"
+            'Optionally "pose": {{"height": m (-0.1..0.04, negative crouches), "pitch": rad (-0.4..0.3, '
+            'positive nose down), "roll": rad (-0.3..0.3), "bob": m (0..0.05), "nod": rad (0..0.3), '
+            '"hips": rad (0..0.35, the hips sway), "beat_hz": Hz of bob, nod and hips}}: the posture the\n'
+            "base policy stands on. Leave it out and it is read from your terms on base_height, pitch, roll\n"
+            "and hip_angles.\n"
         )
     system = f"""You design reward functions for reinforcement learning in MuJoCo Playground.
 A person picked the robot model {model_id} and typed a prompt saying what it should do.
@@ -327,7 +333,7 @@ def _approach_from_llm(item: Any, model_id: str) -> tuple[Approach | None, str]:
         candidate = Approach.model_validate(item)
     except ValidationError as error:
         return None, f"it did not fit the spec schema ({describe_validation_error(error)})"
-    spec = with_stability(candidate.reward, feature_family(model_id))
+    spec = with_pose(with_stability(candidate.reward, feature_family(model_id)), feature_family(model_id))
     problems = spec_problems(spec, model_id)
     if problems:
         return None, "; ".join(problems[:3])

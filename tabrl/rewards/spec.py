@@ -144,6 +144,61 @@ class Command(BaseModel):
         return ", ".join(parts) or "stand in place"
 
 
+POSE_LIMITS = {"height": (-0.1, 0.04), "pitch": (-0.4, 0.3), "roll": (-0.3, 0.3)}
+"""How far `Pose` shifts Go1's standing pose. The base policy stays on its feet within
+these (measured: 10-s rollouts, upright 100% at each end); nose down 0.35 rad tips it over."""
+
+
+class Pose(BaseModel):
+    """A posture for a legged model whose base policy stands on a nominal joint pose (Go1):
+    held for the episode (`height`, `pitch`, `roll`), plus an optional swing on the beat
+    (`bob`, `nod`, and `hips`: the hip joints all swinging the same way, which rolls and
+    sways the body). The numbers shift the joint pose; the base policy balances around
+    it (`tabrl.pose`) and so follows part of a tilt (`tabrl.rewards.library.POSE_FOLLOW`)."""
+
+    model_config = _FROZEN
+
+    height: float = Field(default=0.0, ge=POSE_LIMITS["height"][0], le=POSE_LIMITS["height"][1],
+                          description="m: body height change from standing (negative: crouch)")
+    pitch: float = Field(default=0.0, ge=POSE_LIMITS["pitch"][0], le=POSE_LIMITS["pitch"][1],
+                         description="rad: nose down (negative: nose up)")
+    roll: float = Field(default=0.0, ge=POSE_LIMITS["roll"][0], le=POSE_LIMITS["roll"][1],
+                        description="rad: left side up (negative: right side up)")
+    bob: float = Field(default=0.0, ge=0.0, le=0.05, description="m: the height swings this much either way")
+    nod: float = Field(default=0.0, ge=0.0, le=0.3, description="rad: the pitch swings this much either way")
+    hips: float = Field(default=0.0, ge=0.0, le=0.35,
+                        description="rad: the hip joints swing this much either way, together")
+    beat_hz: float = Field(default=1.0, ge=0.1, le=3.0, description="Hz of the swings")
+
+    @model_validator(mode="after")
+    def _within_range(self) -> Pose:
+        for held, swing in (("height", "bob"), ("pitch", "nod")):
+            low, high = POSE_LIMITS[held]
+            value, amplitude = getattr(self, held), getattr(self, swing)
+            if value - amplitude < low - 1e-9 or value + amplitude > high + 1e-9:
+                raise ValueError(f"pose {held} {value:g} with {swing} {amplitude:g} leaves [{low:g}, {high:g}]")
+        return self
+
+    def is_neutral(self) -> bool:
+        return round(abs(self.height) * 100) < 1 and not any((self.pitch, self.roll, self.bob, self.nod, self.hips))
+
+    def describe(self) -> str:
+        """In words, for the approach card: "crouch 8 cm, bob ±3 cm at 2 Hz"."""
+        parts = []
+        if round(abs(self.height) * 100) >= 1:
+            parts.append(f"{'crouch' if self.height < 0 else 'rise'} {abs(self.height) * 100:.0f} cm")
+        if self.pitch:
+            parts.append(f"nose {'down' if self.pitch > 0 else 'up'} {math.degrees(abs(self.pitch)):.0f}°")
+        if self.roll:
+            parts.append(f"tilt {'right' if self.roll > 0 else 'left'} {math.degrees(abs(self.roll)):.0f}°")
+        swings = [f"{name} ±{text}" for name, value, text in (
+            ("bob", self.bob, f"{self.bob * 100:.0f} cm"), ("nod", self.nod, f"{math.degrees(self.nod):.0f}°"),
+            ("hips", self.hips, f"{math.degrees(self.hips):.0f}°")) if value]
+        if swings:
+            parts.append(f"{', '.join(swings)} at {self.beat_hz:g} Hz")
+        return ", ".join(parts) or "standing pose"
+
+
 class RewardSpec(BaseModel):
     """A reward as data: named terms plus a phase clock for rhythmic motion."""
 
@@ -162,6 +217,19 @@ class RewardSpec(BaseModel):
         description="for models with a joystick command (Go1 and the other joystick models): the "
         "velocity command held fixed for the whole episode; None: stand in place (zero)",
     )
+    pose: Pose | None = Field(
+        default=None,
+        description="for Go1: the posture its base policy stands on, held or swung on a beat "
+        "(crouch, bow, tilt, bounce, hip sway); None: the standing pose",
+    )
+
+    def controls_words(self) -> str:
+        """The command and the pose in words ("" when the spec has neither):
+        "forward 0.3 m/s; crouch 8 cm"."""
+        parts = [self.command.describe()] if self.command is not None else []
+        if self.pose is not None and not self.pose.is_neutral():
+            parts.append(self.pose.describe())
+        return "; ".join(parts)
 
     @field_validator("terms")
     @classmethod
