@@ -27,7 +27,7 @@ from ray import serve
 from serve_app import schemas as s
 from serve_app.deployments import ClientError
 from serve_app.estimates import estimate
-from serve_app.runner import job_dir
+from serve_app.runner import job_dir, trial_checkpoint
 from serve_app.settings import load_settings
 from serve_app.store import ACTIVE_STATUSES, JobStore, is_terminal, load_demo_jobs
 
@@ -397,6 +397,10 @@ class Api:
             estimated_seconds=_batch_seconds(value), trials=trials, render=body.render,
             source="request" if trials else None,
         )
+        return await self.submit(job)
+
+    async def submit(self, job: s.JobView) -> s.JobAccepted:
+        """Queue a new job with the coordinator; where to follow it."""
         accepted = await _call(self.coordinator.submit, job.model_dump(mode="json"))
         current = self.store.get(job.job_id)
         return s.JobAccepted(job_id=job.job_id, status=current.status if current else "queued",
@@ -450,6 +454,58 @@ class Api:
         except KeyError:
             raise ClientError(404, f"no job {job_id}") from None
         return self.with_queue(job)
+
+    @app.post("/api/training/jobs/{job_id}/evolve", status_code=202, response_model=s.JobAccepted,
+              responses=ERRORS, dependencies=Auth)
+    async def evolve(self, job_id: JobId, body: s.EvolveRequest | None = None) -> s.JobAccepted:
+        """Three variants of the favourite (or `approach`), moved toward the intents its
+        behaviour report says it missed (`tabrl.evolve`), fine-tuned from its own checkpoint
+        as a new job."""
+        from tabrl.errors import error_line
+        from tabrl.evolve import evolve
+        from tabrl.policy_report import ApproachBehaviour
+        from tabrl.rewards.families import feature_family
+        from tabrl.rewards.spec import Approach, RewardSpec
+        from tune_jobs.pipeline import new_job_id
+
+        body = body or s.EvolveRequest()
+        if job_id in self.demos:
+            raise ClientError(409, "demo jobs have no checkpoints to evolve; evolve a job trained here")
+        parent = self.job(job_id)[0]
+        if not is_terminal(parent.status):
+            raise ClientError(409, f"job {job_id} has not finished (status: {parent.status})")
+        index = body.approach if body.approach is not None else parent.favourite
+        if index is None:
+            raise ClientError(409, f"job {job_id} has no favourite: mark one (PUT .../favourite) or "
+                                   "name the approach to evolve")
+        if index >= len(parent.trials):
+            raise ClientError(422, f"approach: job {job_id} has {len(parent.trials)} approaches")
+        trial = parent.trials[index]
+        checkpoint = trial_checkpoint(self.settings, job_id, index)
+        if trial.status != "succeeded" or not (checkpoint / "config.json").is_file():
+            raise ClientError(409, f"approach {index} ({trial.name}) has no trained checkpoint to start from "
+                                   f"(status: {trial.status})")
+        num_steps = body.num_steps if body.num_steps is not None else parent.num_steps
+        self.check_steps(num_steps)
+        behaviour = ApproachBehaviour.model_validate(trial.behaviour) if trial.behaviour else None
+        approach = Approach(name=trial.name, description=trial.description,
+                            reward=RewardSpec.model_validate(trial.reward))
+        try:
+            variants = evolve(approach, behaviour.intents if behaviour else None, feature_family(parent.model_id))
+        except ValueError as error:  # a moved number no spec allows: say so, change nothing
+            raise ClientError(422, f"approach {index} ({trial.name}) cannot be evolved: {error_line(error)}") from None
+        value = await asyncio.to_thread(self.estimate_for, parent.model_id, num_steps)
+        job = s.JobView(
+            job_id=new_job_id(), model_id=parent.model_id, prompt=parent.prompt, num_steps=num_steps,
+            use_base_policy=False, base_policy=False, status="queued", stage="waiting for a free slot",
+            created_at=time.time(), estimated_seconds=_batch_seconds(value), render=parent.render,
+            source="evolved", trials=[
+                s.TrialView(index=i, name=v.name, description=v.description, status="pending",
+                            num_steps=num_steps, fraction=0.0, reward=v.reward.model_dump(mode="json"))
+                for i, v in enumerate(variants)],
+            evolved_from=s.EvolvedFrom(job_id=job_id, approach=index, name=trial.name),
+        )
+        return await self.submit(job)
 
     @app.get("/api/training/jobs/{job_id}/events", response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}}}, **ERRORS})

@@ -25,6 +25,11 @@ def job_dir(settings: ServeSettings, job_id: str) -> Path:
     return settings.jobs_dir / job_id
 
 
+def trial_checkpoint(settings: ServeSettings, job_id: str, index: int) -> Path:
+    """Where a trial's trained checkpoint lives (`tune_jobs.batch` writes it there)."""
+    return job_dir(settings, job_id) / f"approach-{index}" / "checkpoint"
+
+
 def _stage(store: JobStore, job_id: str, status: str, stage: str) -> JobView:
     def change(job: JobView) -> None:
         job.status, job.stage = status, stage
@@ -89,7 +94,10 @@ def run_job(job_id: str, settings: ServeSettings, proposer, renderer) -> str:
         import ray
 
         accelerator = ray.cluster_resources().get("GPU", 0) >= 1
-        base = base_policy_dir(job.model_id) if job.use_base_policy else None
+        if job.evolved_from is not None:  # the variants start from the favourite's own checkpoint
+            base = trial_checkpoint(settings, job.evolved_from.job_id, job.evolved_from.approach)
+        else:
+            base = base_policy_dir(job.model_id) if job.use_base_policy else None
 
         def mark_training(view: JobView) -> None:
             view.status, view.stage = "training", f"training {len(view.trials)} approaches in parallel"

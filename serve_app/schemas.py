@@ -179,6 +179,12 @@ class TrialView(BaseModel):
         "its reward terms judged against it, and what changed against the base policy (or zero actions)")
 
 
+class EvolvedFrom(BaseModel):
+    job_id: str
+    approach: int = Field(ge=0, le=2)
+    name: str = Field(description="the approach evolved, as it was named in that job")
+
+
 class JobView(BaseModel):
     job_id: str
     model_id: str
@@ -210,6 +216,17 @@ class JobView(BaseModel):
         default=None, ge=0, le=2,
         description="the approach the person marked as their favourite (PUT .../favourite); null: none",
     )
+    evolved_from: EvolvedFrom | None = Field(
+        default=None, description="for an evolved job (POST .../evolve): the approach its three variants "
+        "were fine-tuned from (that job's checkpoint)")
+
+
+class EvolveRequest(BaseModel):
+    model_config = _STRICT
+
+    approach: int | None = Field(default=None, ge=0, le=2,
+                                 description="the approach to evolve; null: the job's favourite")
+    num_steps: int | None = Field(default=None, description="steps per variant; null: the job's own")
 
 
 class FavouriteRequest(BaseModel):

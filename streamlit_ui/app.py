@@ -158,6 +158,16 @@ def set_favourite(job: JobView, index: int, current: int | None) -> None:
         st.session_state.pop("favourite_error", None)
 
 
+def evolve_favourite(job: JobView) -> None:
+    try:
+        accepted = client.evolve(job.job_id)
+    except ApiError as error:
+        st.session_state.evolve_error = (job.job_id, str(error))
+    else:
+        st.session_state.pop("evolve_error", None)
+        open_job(accepted.job_id)
+
+
 def video_source(path: str | None, job: JobView, budget: list[int]) -> str:
     """See `streamlit_ui.video_sync` for why bytes are proxied by default."""
     if not path:
@@ -495,6 +505,16 @@ def results(view: JobView) -> None:
                 st.error(trial.error)
     if logic.distinctness_text(view):
         st.caption(logic.distinctness_text(view))
+    if view.evolved_from is not None:
+        st.caption(f"🧬 Evolved from “{view.evolved_from.name}” (job {view.evolved_from.job_id}), "
+                   "fine-tuned from its checkpoint toward the intents it missed.")
+    if favourite is not None and not view.demo and view.trials[favourite].status == "succeeded":
+        st.button(f"🧬 Evolve “{view.trials[favourite].name}”", key="evolve", on_click=evolve_favourite, args=(view,),
+                  help="Three variants of your favourite, moved toward the intents its report says it missed, "
+                       "each fine-tuned from its own checkpoint (a new job, same steps).")
+        evolve_failed = st.session_state.get("evolve_error")
+        if evolve_failed and evolve_failed[0] == view.job_id:
+            st.error(f"Could not evolve it: {evolve_failed[1]}", icon="🙅")
     failed = st.session_state.get("favourite_error")
     if failed and failed[0] == view.job_id:
         st.error(f"Could not save the favourite: {failed[1]}", icon="🙅")

@@ -154,6 +154,11 @@ class ApiClient:
         response = self._request("PUT", f"/api/training/jobs/{job_id}/favourite", json={"approach": approach})
         return JobView.model_validate(response.json())
 
+    def evolve(self, job_id: str, approach: int | None = None) -> JobAccepted:
+        """Three variants of the job's favourite (or `approach`), fine-tuned from its checkpoint: a new job."""
+        response = self._request("POST", f"/api/training/jobs/{job_id}/evolve", json={"approach": approach})
+        return JobAccepted.model_validate(response.json())
+
     def render_video(self, job_id: str, index: int, **options) -> RenderVideoResponse:
         body = {"job_id": job_id, "index": index, **options}
         response = self._request("POST", "/api/training/render-video", json=body, timeout=600.0)

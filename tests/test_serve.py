@@ -176,6 +176,39 @@ def test_the_favourite_of_a_finished_job_is_kept_by_the_api(api, finished_job):
     assert api.get(f"/api/training/jobs/{job_id}").json()["favourite"] is None
 
 
+def test_evolving_the_favourite_fine_tunes_three_variants_from_its_checkpoint(api, finished_job):
+    import json
+    import os
+
+    job_id = finished_job["job_id"]
+    path = f"/api/training/jobs/{job_id}/evolve"
+    refused = api.post(path, headers=AUTH, json={})
+    assert refused.status_code == 409 and "no favourite" in refused.json()["detail"]
+    assert api.post(path, json={}).status_code == 401  # a change needs the token
+    assert api.post("/api/training/jobs/20990101-000000-abcdef/evolve", headers=AUTH, json={}).status_code == 404
+    assert api.put(f"/api/training/jobs/{job_id}/favourite", headers=AUTH, json={"approach": 1}).status_code == 200
+    parent = api.get(f"/api/training/jobs/{job_id}").json()
+    started = api.post(path, headers=AUTH, json={})
+    assert started.status_code == 202, started.text
+    events = list(read_events(api, started.json()["events_url"]))
+    job = events[-1]
+    assert job["status"] == "succeeded", job.get("error")
+    favourite = parent["trials"][1]
+    assert job["evolved_from"] == {"job_id": job_id, "approach": 1, "name": favourite["name"]}
+    assert job["prompt"] == parent["prompt"] and job["num_steps"] == parent["num_steps"]
+    assert [t["name"].split(" ", 1) for t in job["trials"]] == [
+        [way, favourite["name"]] for way in ("Stronger", "Bolder", "Steadier")]
+    assert all(t["video_url"] and t["behaviour"] for t in job["trials"])
+    # Moved toward what the favourite missed: every variant's terms differ from the favourite's.
+    assert all(t["reward"]["terms"] != favourite["reward"]["terms"] for t in job["trials"])
+    # Each variant was fine-tuned from the favourite's own checkpoint, not from scratch.
+    jobs = Path(os.environ["TABRL_DATA_DIR"]) / "jobs"
+    for index in range(3):
+        meta = json.loads((jobs / job["job_id"] / f"approach-{index}" / "checkpoint" / "config.json").read_text())
+        assert meta["run"]["base_checkpoint"] == str(jobs / job_id / "approach-1" / "checkpoint")
+    assert api.put(f"/api/training/jobs/{job_id}/favourite", headers=AUTH, json={"approach": None}).status_code == 200
+
+
 def test_approaches_come_with_an_honest_estimate(finished_job):
     proposed = finished_job["proposed"]
     assert proposed["source"] in ("offline", "llm", "fallback")

@@ -186,6 +186,7 @@ def test_a_job_in_the_url_shows_synchronized_videos_downloads_and_favourite(app,
     assert app.query_params["fav"] == ["1"] or app.query_params["fav"] == "1"
     assert "⭐" in app.get("iframe")[0].proto.srcdoc
     assert "Favourite" in app.button(key="fav_1").label
+    assert not [b for b in app.button if b.key == "evolve"]  # a demo has no checkpoints to evolve
     app.button(key="fav_1").click()  # again: cleared
     run(app)
     assert "fav" not in app.query_params and "⭐" not in app.get("iframe")[0].proto.srcdoc
@@ -235,6 +236,12 @@ def test_the_favourite_of_a_trained_job_is_saved_through_the_api(app, api_server
     assert httpx.get(api_job, timeout=30).json()["favourite"] == 2  # the API has it, not only this page
     assert "Favourite" in app.button(key="fav_2").label and "fav" not in app.query_params
     assert "⭐" in app.button(key=f"history_{job.job_id}").label  # the history shows a star
+    # Evolve the favourite: this job was never trained here, so the API refuses and the page says why.
+    assert "Approach 2" in app.button(key="evolve").label
+    app.button(key="evolve").click()
+    run(app)
+    assert any("Could not evolve it" in e.value and "no trained checkpoint" in e.value for e in app.error)
+    assert app.query_params["job"] in ([job.job_id], job.job_id)  # still on this job
     fresh = AppTest.from_file(str(APP), default_timeout=120)  # another browser: only the job in the URL
     fresh.query_params["job"] = job.job_id
     run(fresh)
