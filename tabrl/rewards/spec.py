@@ -83,6 +83,15 @@ class Term(BaseModel):
         return self
 
 
+def _in_words(held: list[tuple[float, str]], swings: list[tuple[float, str]], beat_hz: float, idle: str) -> str:
+    """The held parts, then the swings on their beat, each shown when its number is not zero."""
+    parts = [text for value, text in held if value]
+    shown = [text for value, text in swings if value]
+    if shown:
+        parts.append(f"{', '.join(shown)} at {beat_hz:g} Hz")
+    return ", ".join(parts) or idle
+
+
 COMMAND_LIMITS = {"forward": 1.5, "sideways": 0.8, "turn": 1.2}
 """The joystick models' command range (Playground's `command_config.a` for Go1): the base
 policies were trained on commands within it."""
@@ -129,19 +138,14 @@ class Command(BaseModel):
         return [self.rock, self.sway, self.twist]
 
     def describe(self) -> str:
-        """In words, for the approach card: "stand in place", "forward 0.3 m/s, sway 0.3 m/s at 0.5 Hz"."""
-        parts = []
-        if self.forward:
-            parts.append(f"{'forward' if self.forward > 0 else 'backward'} {abs(self.forward):g} m/s")
-        if self.sideways:
-            parts.append(f"{'left' if self.sideways > 0 else 'right'} {abs(self.sideways):g} m/s")
-        if self.turn:
-            parts.append(f"turn {'left' if self.turn > 0 else 'right'} {abs(self.turn):g} rad/s")
-        swings = [f"{name} ±{value:g} {unit}" for name, value, unit in (
-            ("rock", self.rock, "m/s"), ("sway", self.sway, "m/s"), ("twist", self.twist, "rad/s")) if value]
-        if swings:
-            parts.append(f"{', '.join(swings)} at {self.beat_hz:g} Hz")
-        return ", ".join(parts) or "stand in place"
+        """In words, for the approach card: "stand in place", "forward 0.3 m/s, sway ±0.3 m/s at 0.5 Hz"."""
+        return _in_words(
+            [(self.forward, f"{'forward' if self.forward > 0 else 'backward'} {abs(self.forward):g} m/s"),
+             (self.sideways, f"{'left' if self.sideways > 0 else 'right'} {abs(self.sideways):g} m/s"),
+             (self.turn, f"turn {'left' if self.turn > 0 else 'right'} {abs(self.turn):g} rad/s")],
+            [(self.rock, f"rock ±{self.rock:g} m/s"), (self.sway, f"sway ±{self.sway:g} m/s"),
+             (self.twist, f"twist ±{self.twist:g} rad/s")],
+            self.beat_hz, "stand in place")
 
 
 POSE_LIMITS = {"height": (-0.1, 0.04), "pitch": (-0.4, 0.3), "roll": (-0.3, 0.3)}
@@ -184,19 +188,13 @@ class Pose(BaseModel):
 
     def describe(self) -> str:
         """In words, for the approach card: "crouch 8 cm, bob ±3 cm at 2 Hz"."""
-        parts = []
-        if round(abs(self.height) * 100) >= 1:
-            parts.append(f"{'crouch' if self.height < 0 else 'rise'} {abs(self.height) * 100:.0f} cm")
-        if self.pitch:
-            parts.append(f"nose {'down' if self.pitch > 0 else 'up'} {math.degrees(abs(self.pitch)):.0f}°")
-        if self.roll:
-            parts.append(f"tilt {'right' if self.roll > 0 else 'left'} {math.degrees(abs(self.roll)):.0f}°")
-        swings = [f"{name} ±{text}" for name, value, text in (
-            ("bob", self.bob, f"{self.bob * 100:.0f} cm"), ("nod", self.nod, f"{math.degrees(self.nod):.0f}°"),
-            ("hips", self.hips, f"{math.degrees(self.hips):.0f}°")) if value]
-        if swings:
-            parts.append(f"{', '.join(swings)} at {self.beat_hz:g} Hz")
-        return ", ".join(parts) or "standing pose"
+        return _in_words(
+            [(round(abs(self.height) * 100), f"{'crouch' if self.height < 0 else 'rise'} {abs(self.height) * 100:.0f} cm"),
+             (self.pitch, f"nose {'down' if self.pitch > 0 else 'up'} {math.degrees(abs(self.pitch)):.0f}°"),
+             (self.roll, f"tilt {'right' if self.roll > 0 else 'left'} {math.degrees(abs(self.roll)):.0f}°")],
+            [(self.bob, f"bob ±{self.bob * 100:.0f} cm"), (self.nod, f"nod ±{math.degrees(self.nod):.0f}°"),
+             (self.hips, f"hips ±{math.degrees(self.hips):.0f}°")],
+            self.beat_hz, "standing pose")
 
 
 class RewardSpec(BaseModel):
