@@ -135,31 +135,3 @@ def test_the_go1_base_follows_the_approach_command_and_pose():
     hip = reports["hula"].joints[0].oscillation  # FR hip, swinging with the others
     assert hip is not None and abs(hip.frequency - 1.5) < 0.2 and hip.amplitude > 0.2, hip
     assert reports["stand"].joints[0].oscillation is None or reports["stand"].joints[0].oscillation.amplitude < 0.05
-
-
-@pytest.mark.slow
-def test_a_short_fine_tune_from_the_base_keeps_the_go1_on_its_feet(tmp_path):
-    """A stand-still approach fine-tuned from the base (critic warmed up first) is still
-    upright for the whole 10 s afterwards: no collapse from a cold critic."""
-    from tabrl.controls import CONTROLS_KEY, controls_of
-    from tabrl.rewards.library import go1_behaviours
-    from tabrl.rollout import collect
-    from tabrl.training import PPOConfig, checkpoint_networks, load_params, policy_env, read_checkpoint_config
-    from tabrl.training import train_approach
-
-    spec = {b.key: b for b in go1_behaviours()}["statue"].approaches[2].reward  # "Zen Stand"
-    result = train_approach(GO1, spec, num_steps=10_000, out_dir=tmp_path / "ckpt",
-                            base_checkpoint=BASE_POLICY_ROOT / GO1)
-    meta = read_checkpoint_config(tmp_path / "ckpt")
-    warm_up = meta["run"]["critic_warm_up"]
-    assert warm_up["explained_variance_after"] > warm_up["explained_variance_before"]
-    assert result.env_steps >= 10_000
-    env = policy_env(GO1, spec)
-    networks, _ = checkpoint_networks(PPOConfig.model_validate(meta["ppo"]), env)
-    data = collect(env, networks, load_params(tmp_path / "ckpt"), num_envs=1, steps=int(round(10 / env.dt)),
-                   deterministic=True, info={CONTROLS_KEY: controls_of(spec)})
-    assert not data["done"].any(), "the fine-tuned Go1 fell"
-    qpos = data["qpos"][:, 0]
-    x, y = qpos[:, 4], qpos[:, 5]
-    assert (1 - 2 * (x * x + y * y)).min() > 0.8
-    assert qpos[:, 2].min() > 0.2, f"collapsed to {qpos[:, 2].min():.2f} m"
