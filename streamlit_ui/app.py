@@ -25,7 +25,7 @@ from streamlit_ui.client import ApiClient, ApiError, api_url
 from streamlit_ui.live import WatcherRegistry
 from streamlit_ui.video_sync import MAX_INLINE_BYTES, VideoTile, component_height, data_url, sync_player_html
 from tabrl.catalog import ModelEntry
-from tabrl.rewards.spec import COMMAND_LIMITS, Approach
+from tabrl.rewards.spec import Approach
 
 st.set_page_config(page_title="TabRL · teach a robot a vibe", page_icon="🤖", layout="wide")
 
@@ -371,27 +371,34 @@ def approaches_section(model: ModelEntry | None, prompt: str, steps: int) -> lis
         with column, st.container(border=True, key=f"approach_{i}"):
             st.markdown(f"#### {NUMBERS[i] if i < len(NUMBERS) else ''} {approach.name}")
             st.caption(approach.description)
-            weights, command = {}, {}
+            weights, command, pose = {}, {}, {}
             with st.expander("✏️ Edit weights"):
                 for term in approach.reward.terms:
                     weights[term.name] = st.number_input(
                         term.name.replace("_", " "), min_value=-10.0, max_value=10.0, value=float(term.weight),
                         step=0.25, key=f"w_{proposal['round']}_{i}_{term.name}", help=_term_help(term))
-                if approach.reward.command is not None:
-                    for field, info in type(approach.reward.command).model_fields.items():
-                        limit = COMMAND_LIMITS[field]
-                        command[field] = st.number_input(
-                            f"command: {field}", min_value=-limit, max_value=limit,
-                            value=float(getattr(approach.reward.command, field)), step=0.1,
-                            key=f"c_{proposal['round']}_{i}_{field}", help=info.description)
+                for key, held, edits in (("command", approach.reward.command, command),
+                                         ("pose", approach.reward.pose, pose)):
+                    if held is None:
+                        continue
+                    for field, info in type(held).model_fields.items():
+                        low, high = logic.field_range(type(held), field)
+                        edits[field] = st.number_input(
+                            f"{key}: {field}", min_value=low, max_value=high, value=float(getattr(held, field)),
+                            step=0.01 if key == "pose" and field != "beat_hz" else 0.1,
+                            key=f"{key[0]}_{proposal['round']}_{i}_{field}", help=info.description)
             st.markdown(logic.term_chips(approach.reward, weights))
-            if approach.reward.command is not None:
-                st.caption(logic.command_text(logic.with_weights(approach, {}, command).reward))
-            if logic.weights_edited(approach, weights, command):
+            try:
+                shown = logic.with_weights(approach, {}, command, pose).reward
+            except ValueError:
+                shown = approach.reward
+            if logic.command_text(shown):
+                st.caption(logic.command_text(shown))
+            if logic.weights_edited(approach, weights, command, pose):
                 st.caption("✏️ weights edited")
             st.caption(f"⏱️ {logic.estimate_text(approach.estimate)}", help=logic.estimate_help(approach.estimate))
             try:
-                edited.append(logic.with_weights(approach, weights, command))
+                edited.append(logic.with_weights(approach, weights, command, pose))
             except ValueError as error:
                 st.error(f"These weights are not valid: {error}")
                 edited.append(Approach.model_validate(approach.model_dump(include={"name", "description",

@@ -217,25 +217,37 @@ def term_help(reward: RewardSpec) -> str:
 
 
 def with_weights(approach: Approach, weights: Mapping[str, float],
-                 command: Mapping[str, float] | None = None) -> Approach:
-    """A copy of the approach with some terms' weights (|w| <= 10) and command fields
-    (within the base policy's range) replaced, validated."""
+                 command: Mapping[str, float] | None = None, pose: Mapping[str, float] | None = None) -> Approach:
+    """A copy of the approach with some terms' weights (|w| <= 10), command fields and pose
+    fields (within the ranges the base policy handles) replaced, validated."""
     terms = [term.model_copy(update={"weight": float(weights[term.name])}) if term.name in weights else term
              for term in approach.reward.terms]
     data = {**approach.reward.model_dump(), "terms": [t.model_dump() for t in terms]}
-    if command and data.get("command") is not None:
-        data["command"] = {**data["command"], **{k: float(v) for k, v in command.items()}}
+    for key, fields in (("command", command), ("pose", pose)):
+        if fields and data.get(key) is not None:
+            data[key] = {**data[key], **{k: float(v) for k, v in fields.items()}}
     reward = RewardSpec.model_validate(data)
     return Approach(name=approach.name, description=approach.description, reward=reward)
 
 
 def weights_edited(approach: Approach, weights: Mapping[str, float],
-                   command: Mapping[str, float] | None = None) -> bool:
-    held = approach.reward.command
+                   command: Mapping[str, float] | None = None, pose: Mapping[str, float] | None = None) -> bool:
+    def moved(held, fields) -> bool:
+        return bool(held is not None and fields
+                    and any(not math.isclose(float(v), getattr(held, k)) for k, v in fields.items()))
+
     return any(name in weights and not math.isclose(weights[name], term.weight)
-               for term in approach.reward.terms for name in [term.name]) or bool(
-        held is not None and command
-        and any(not math.isclose(float(v), getattr(held, k)) for k, v in command.items()))
+               for term in approach.reward.terms for name in [term.name]) or moved(
+        approach.reward.command, command) or moved(approach.reward.pose, pose)
+
+
+def field_range(model: type, field: str) -> tuple[float, float]:
+    """(low, high) of a numeric pydantic field, from its ge/le constraints: the input's bounds."""
+    low, high = -math.inf, math.inf
+    for item in model.model_fields[field].metadata:
+        low = getattr(item, "ge", None) if getattr(item, "ge", None) is not None else low
+        high = getattr(item, "le", None) if getattr(item, "le", None) is not None else high
+    return float(low), float(high)
 
 
 def command_text(reward: RewardSpec | Mapping | None) -> str:

@@ -237,3 +237,12 @@ def test_the_approach_card_shows_and_edits_the_held_command():
     assert logic.weights_edited(approach, {}, {"forward": 0.0}) and not logic.weights_edited(approach, {}, {"forward": 0.4})
     with pytest.raises(ValueError):
         logic.with_weights(approach, {}, {"forward": 9.0})
+    # The pose edits like the command, within what the base handles (the inputs' bounds).
+    crouching = Approach(name="Crouch", description="low", reward=posed)
+    lower = logic.with_weights(crouching, {}, None, {"height": -0.1})
+    assert lower.reward.pose.height == -0.1 and lower.reward.pose.hips == 0.2
+    assert logic.weights_edited(crouching, {}, None, {"height": -0.1})
+    assert not logic.weights_edited(crouching, {}, None, {"height": -0.08})
+    assert logic.field_range(Pose, "pitch") == (-0.4, 0.3) and logic.field_range(Command, "beat_hz") == (0.1, 2.0)
+    with pytest.raises(ValueError, match="pose height -0.1 with bob 0.05"):
+        logic.with_weights(crouching, {}, None, {"height": -0.1, "bob": 0.05})
