@@ -18,8 +18,10 @@ def test_one_gpu_per_trial_on_a_gpu_cluster():
 
 
 def test_cpu_share_without_gpus():
-    assert trial_resources({"CPU": 2}, 3) == {"cpu": 0.67}
-    assert trial_resources({"CPU": 2, "GPU": 8}, 3, gpus=0) == {"cpu": 0.67}
+    assert trial_resources({"CPU": 2}, 3) == {"cpu": 0.66}  # all three fit in 2 CPUs at once
+    assert trial_resources({"CPU": 2, "GPU": 8}, 3, gpus=0) == {"cpu": 0.66}
+    for cpus in (1, 2, 3, 4, 7, 16):
+        assert 3 * trial_resources({"CPU": cpus}, 3)["cpu"] <= cpus
 
 
 def test_configured_fraction_packs_three_trials_on_one_gpu():

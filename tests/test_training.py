@@ -63,6 +63,9 @@ def test_train_gives_three_synchronized_h264_videos(cartpole_job):
         assert metrics["train_seconds"] > 0 and metrics["compile_seconds"] >= 0
         assert (Path(approach["checkpoint"]) / "params.msgpack").is_file()
         assert Path(approach["video"]).is_relative_to(out)
+    # In parallel: every trial had started before any finished (on 2 CPUs too).
+    runs = [json.loads((Path(a["checkpoint"]) / "config.json").read_text())["run"] for a in job["approaches"]]
+    assert max(r["started_at"] for r in runs) < min(r["finished_at"] for r in runs), runs
     infos = assert_synchronized_h264([a["video"] for a in job["approaches"]])
     assert (infos[0].width, infos[0].height, infos[0].fps) == (320, 240, 30.0)
     from tabrl.video import probe

@@ -9,6 +9,8 @@ outcome.
 
 from __future__ import annotations
 
+import math
+
 import logging
 import os
 from collections.abc import Callable
@@ -88,7 +90,9 @@ def trial_resources(cluster: dict[str, float], n_trials: int, gpus: float | None
         gpus = 1.0 if cluster.get("GPU", 0) >= 1 else 0.0
     if gpus > 0:
         return {"cpu": 1, "gpu": gpus}
-    return {"cpu": max(0.1, round(cluster.get("CPU", 1) / n_trials, 2))}
+    # Rounded down: three trials of round(2 / 3, 2) = 0.67 CPU ask for 2.01 of 2 CPUs, and Ray
+    # then runs the third only after another has finished.
+    return {"cpu": max(0.1, math.floor(cluster.get("CPU", 1) / n_trials * 100) / 100)}
 
 
 def _train_trial(config: dict[str, Any], approaches=None, settings=None) -> None:
