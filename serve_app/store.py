@@ -180,11 +180,12 @@ def is_terminal(status: str) -> bool:
 
 
 def load_demo_jobs(demo_dir: Path) -> dict[str, tuple[JobView, Path]]:
-    """Ready-made results: `demo_dir/<job_id>/job.json` (a JobView) with its videos beside it."""
+    """Ready-made results: `demo_dir/<job_id>/job.json` (a JobView) with its videos beside it,
+    newest first like the job list (the page opens on the first: the latest made)."""
     demos: dict[str, tuple[JobView, Path]] = {}
     if not demo_dir.is_dir():
         return demos
-    for folder in sorted(demo_dir.iterdir()):
+    for folder in sorted(demo_dir.iterdir(), reverse=True):
         doc = folder / "job.json"
         if not doc.is_file():
             continue

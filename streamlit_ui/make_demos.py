@@ -43,7 +43,9 @@ DEFAULT_DEMOS = [
 ]
 """(model, prompt, steps) of the committed demos: CPU-sized budgets, trained from scratch
 unless the model has a base policy (the Go1 fine-tunes Playground's walking policy at the
-Standard preset, 200,000 steps per approach)."""
+Standard preset, 200,000 steps per approach). The committed Go1 demos, one per example
+prompt, come from the behaviour benchmark, which makes each job as a demo:
+`tabrl bench --behaviour --demos demos` (the hips prompt last, so the page opens on it)."""
 
 
 def shrink_video(path: Path, crf: int = 32) -> None:

@@ -53,7 +53,7 @@ def run_behaviour_bench(out: Path, *, model: str = "Go1JoystickFlatTerrain", ste
                                                        fine_tune=base is not None))
     jobs = base_only_jobs(model, prompts, log) if base_only else _trained_jobs(model, prompts, steps, size, log,
                                                                               demos)
-    return _write(out, model, steps, base, jobs)
+    return _write(out, model, steps, base, jobs, size)
 
 
 def _trained_jobs(model: str, prompts, steps: int, size, log, demos: Path | None) -> list[dict]:
@@ -96,8 +96,9 @@ def _trained_jobs(model: str, prompts, steps: int, size, log, demos: Path | None
     return jobs
 
 
-def _write(out: Path, model: str, steps: int, base, jobs: list[dict]) -> dict:
+def _write(out: Path, model: str, steps: int, base, jobs: list[dict], size: tuple[int, int]) -> dict:
     record = {
+        "size": f"{size[0]}x{size[1]}",
         "command": "tabrl bench --behaviour " + " ".join(shlex.quote(a) for a in sys.argv[3:]),
         "model": model, "steps": steps, "base_policy": str(base) if base else None,
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs", "jobs": jobs,
@@ -165,12 +166,22 @@ def behaviour_markdown(record: dict) -> str:
             "the base policy under each approach's command, no training (what a fine-tune starts from), "
             "10 s rollouts." if not record["steps"] else
             f"{record['steps']:,} steps per approach, fine-tuned from "
-            f"{'the base policy' if record['base_policy'] else 'scratch'}, 160x120 videos, 10 s."),
+            f"{'the base policy' if record['base_policy'] else 'scratch'}, {record.get('size', '160x120')} "
+            "videos, 10 s."),
         "Goal per prompt: all three upright >= 90% of the 10 s, the three distinct, at least two meeting "
         "their main intent (the rewarding term with the largest weight). Measured from each video's own "
         "rollout (`tabrl.behaviour`).",
         "",
+        "| prompt | goal | upright >= 90% | distinct (closest pair) | main intents met | wall |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
+    for job in record["jobs"]:
+        upright = sum(r["upright"] is not None and r["upright"] >= UPRIGHT_GOAL for r in job["rows"])
+        lines.append(f"| {job['prompt']} | {'met' if job['goal_met'] else 'NOT met'} | {upright} of "
+                     f"{len(job['rows'])} | {'yes' if job['distinct'] else 'no'} ({job['min_distance']}) | "
+                     f"{sum(bool(r['main_met']) for r in job['rows'])} of {len(job['rows'])} | "
+                     f"{job['wall_seconds']:.0f} s |")
+    lines.append("")
     for job in record["jobs"]:
         kind = "example prompt" if job["example"] else "own prompt"
         lines += [
@@ -179,7 +190,7 @@ def behaviour_markdown(record: dict) -> str:
             f"Wall {job['wall_seconds']:.0f} s; distinct: {job['distinct']} (closest pair {job['min_distance']}); "
             f"goal {'met' if job['goal_met'] else 'NOT met'}.",
             "",
-            "| approach | command | what it did | upright | main intent | met |",
+            "| approach | command; pose | what it did | upright | main intent | met |",
             "| --- | --- | --- | --- | --- | --- |",
         ]
         for r in job["rows"]:
