@@ -463,7 +463,6 @@ class Api:
         as a new job."""
         from tabrl.errors import error_line
         from tabrl.evolve import evolve
-        from tabrl.policy_report import ApproachBehaviour
         from tabrl.rewards.families import feature_family
         from tabrl.rewards.spec import Approach, RewardSpec
         from tune_jobs.pipeline import new_job_id
@@ -487,11 +486,11 @@ class Api:
                                    f"(status: {trial.status})")
         num_steps = body.num_steps if body.num_steps is not None else parent.num_steps
         self.check_steps(num_steps)
-        behaviour = ApproachBehaviour.model_validate(trial.behaviour) if trial.behaviour else None
         approach = Approach(name=trial.name, description=trial.description,
                             reward=RewardSpec.model_validate(trial.reward))
         try:
-            variants = evolve(approach, behaviour.intents if behaviour else None, feature_family(parent.model_id))
+            variants = evolve(approach, trial.behaviour.intents if trial.behaviour else None,
+                              feature_family(parent.model_id))
         except ValueError as error:  # a moved number no spec allows: say so, change nothing
             raise ClientError(422, f"approach {index} ({trial.name}) cannot be evolved: {error_line(error)}") from None
         value = await asyncio.to_thread(self.estimate_for, parent.model_id, num_steps)

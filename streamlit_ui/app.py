@@ -25,7 +25,7 @@ from streamlit_ui.client import ApiClient, ApiError, api_url
 from streamlit_ui.live import WatcherRegistry
 from streamlit_ui.video_sync import MAX_INLINE_BYTES, VideoTile, component_height, data_url, sync_player_html
 from tabrl.catalog import ModelEntry
-from tabrl.rewards.spec import Approach
+from tabrl.rewards.spec import Approach, field_range
 
 st.set_page_config(page_title="TabRL · teach a robot a vibe", page_icon="🤖", layout="wide")
 
@@ -382,7 +382,7 @@ def approaches_section(model: ModelEntry | None, prompt: str, steps: int) -> lis
                     if held is None:
                         continue
                     for field, info in type(held).model_fields.items():
-                        low, high = logic.field_range(type(held), field)
+                        low, high = field_range(type(held), field)
                         edits[field] = st.number_input(
                             f"{key}: {field}", min_value=low, max_value=high, value=float(getattr(held, field)),
                             step=0.01 if key == "pose" and field != "beat_hz" else 0.1,

@@ -241,15 +241,6 @@ def weights_edited(approach: Approach, weights: Mapping[str, float],
         approach.reward.command, command) or moved(approach.reward.pose, pose)
 
 
-def field_range(model: type, field: str) -> tuple[float, float]:
-    """(low, high) of a numeric pydantic field, from its ge/le constraints: the input's bounds."""
-    low, high = -math.inf, math.inf
-    for item in model.model_fields[field].metadata:
-        low = getattr(item, "ge", None) if getattr(item, "ge", None) is not None else low
-        high = getattr(item, "le", None) if getattr(item, "le", None) is not None else high
-    return float(low), float(high)
-
-
 def command_text(reward: RewardSpec | Mapping | None) -> str:
     """The approach's command and pose for its card ("" for models without them)."""
     if isinstance(reward, Mapping):

@@ -23,7 +23,7 @@ from __future__ import annotations
 from tabrl.behaviour.intents import IntentResult, IntentSummary
 from tabrl.rewards.features import stability_term_feature
 from tabrl.rewards.library import with_controls
-from tabrl.rewards.spec import Approach, RewardSpec, Term, clean_label
+from tabrl.rewards.spec import Approach, RewardSpec, Term, clean_label, field_range
 
 BOLDER_MAX = 2.0
 """A missed term asks for at most twice its target swing (or target distance)."""
@@ -43,8 +43,7 @@ def _missed(intents: IntentSummary | None, spec: RewardSpec) -> list[IntentResul
 
 def _bounded(term: Term, **changes) -> Term:
     """`term` with `changes` clipped into the spec's field bounds."""
-    limits = {"weight": (-10.0, 10.0), "target": (-100.0, 100.0), "amplitude": (0.0, 100.0)}
-    clipped = {k: round(min(max(v, limits[k][0]), limits[k][1]), 4) for k, v in changes.items()}
+    clipped = {k: round(min(max(v, field_range(Term, k)[0]), field_range(Term, k)[1]), 4) for k, v in changes.items()}
     return term.model_copy(update=clipped)
 
 

@@ -23,6 +23,7 @@ environments, checked here against the version it was written for
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 
 PLAYGROUND_VERSIONS = ("0.2.",)
@@ -79,10 +80,9 @@ def posable(env) -> bool:
             and pose is not None and tuple(np.shape(pose)) == (12,))
 
 
-@contextlib.contextmanager
-def shifted_default_pose(env, offsets):
-    """Within the block, `env._default_pose` is shifted by `offsets` (traced values are
-    fine: use it around the environment's `step` or `_get_obs` while tracing)."""
+@functools.cache
+def _check_version() -> None:
+    """Once per process: the installed Playground is one `shifted_default_pose` was written for."""
     from importlib.metadata import version as installed
 
     version = installed("playground")
@@ -90,6 +90,13 @@ def shifted_default_pose(env, offsets):
         raise RuntimeError(f"tabrl.pose was written for playground {PLAYGROUND_VERSIONS}, "
                            f"found {version}: check that Go1's _default_pose still sets the motor "
                            "targets and the observed joint angles, then add the version")
+
+
+@contextlib.contextmanager
+def shifted_default_pose(env, offsets):
+    """Within the block, `env._default_pose` is shifted by `offsets` (traced values are
+    fine: use it around the environment's `step` or `_get_obs` while tracing)."""
+    _check_version()
     saved = env._default_pose
     env._default_pose = saved + offsets
     try:

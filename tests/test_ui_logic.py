@@ -223,7 +223,7 @@ def test_the_page_says_whether_the_approaches_differ():
 
 
 def test_the_approach_card_shows_and_edits_the_held_command():
-    from tabrl.rewards.spec import Approach, Command, Pose
+    from tabrl.rewards.spec import Approach, Command, Pose, field_range
 
     held = RewardSpec(terms=spec().terms, command=Command(forward=0.4))
     approach = Approach(name="Moon walk", description="floaty", reward=held)
@@ -243,6 +243,6 @@ def test_the_approach_card_shows_and_edits_the_held_command():
     assert lower.reward.pose.height == -0.1 and lower.reward.pose.hips == 0.2
     assert logic.weights_edited(crouching, {}, None, {"height": -0.1})
     assert not logic.weights_edited(crouching, {}, None, {"height": -0.08})
-    assert logic.field_range(Pose, "pitch") == (-0.4, 0.3) and logic.field_range(Command, "beat_hz") == (0.1, 2.0)
+    assert field_range(Pose, "pitch") == (-0.4, 0.3) and field_range(Command, "beat_hz") == (0.1, 2.0)
     with pytest.raises(ValueError, match="pose height -0.1 with bob 0.05"):
         logic.with_weights(crouching, {}, None, {"height": -0.1, "bob": 0.05})

@@ -128,7 +128,7 @@ def _pose_of(terms: list[Term]) -> tuple[Pose | None, list[Term]]:
     strongest rhythmic pose term sets the beat. Numbers are divided by what the base
     follows (`POSE_FOLLOW`) and clipped to `POSE_LIMITS`; a term asking for more than
     that then asks for the most the pose gives."""
-    from tabrl.rewards.spec import POSE_LIMITS
+    from tabrl.rewards.spec import POSE_LIMITS, field_range
 
     terms = list(terms)
     mine = sorted((t for t in terms if t.feature in POSE_FEATURES and t.weight > 0 and t.kind in ("track", "oscillate")
@@ -150,21 +150,21 @@ def _pose_of(terms: list[Term]) -> tuple[Pose | None, list[Term]]:
             rewrite[index] = {"target": round(STAND_HEIGHT + fields["height"], 3)}
             if term.kind == "oscillate":
                 room = min(fields["height"] - POSE_LIMITS["height"][0], POSE_LIMITS["height"][1] - fields["height"])
-                fields["bob"] = clip(term.amplitude, 0.0, min(0.05, room))
+                fields["bob"] = clip(term.amplitude, 0.0, min(field_range(Pose, "bob")[1], room))
                 rewrite[index]["amplitude"] = fields["bob"]
         elif term.feature == "pitch" and "pitch" not in fields:
             fields["pitch"] = clip(term.target / POSE_FOLLOW["pitch"], *POSE_LIMITS["pitch"])
             rewrite[index] = {"target": round(fields["pitch"] * POSE_FOLLOW["pitch"], 3)}
             if term.kind == "oscillate":
                 room = min(fields["pitch"] - POSE_LIMITS["pitch"][0], POSE_LIMITS["pitch"][1] - fields["pitch"])
-                fields["nod"] = clip(term.amplitude / POSE_FOLLOW["nod"], 0.0, min(0.3, room))
+                fields["nod"] = clip(term.amplitude / POSE_FOLLOW["nod"], 0.0, min(field_range(Pose, "nod")[1], room))
                 rewrite[index]["amplitude"] = round(fields["nod"] * POSE_FOLLOW["nod"], 3)
         elif term.feature == "roll" and term.kind == "track" and "roll" not in fields:
             fields["roll"] = clip(term.target / POSE_FOLLOW["roll"], *POSE_LIMITS["roll"])
             rewrite[index] = {"target": round(fields["roll"] * POSE_FOLLOW["roll"], 3)}
         elif term.kind == "oscillate" and term.feature in ("roll", "hip_angles") and "hips" not in fields:
             follow = POSE_FOLLOW["hips_roll" if term.feature == "roll" else "hips"]
-            fields["hips"] = clip(term.amplitude / follow, 0.0, 0.35)
+            fields["hips"] = clip(term.amplitude / follow, *field_range(Pose, "hips"))
             rewrite[index] = {"amplitude": round(fields["hips"] * follow, 3)}
         else:
             continue

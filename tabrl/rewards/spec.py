@@ -38,6 +38,16 @@ TERM_KINDS_DOC = """Term kinds (x is the feature; group features are scored per 
   expression  a sandboxed formula (see tabrl.rewards.sandbox), clipped to [-10, 10]
 """
 
+def field_range(model: type, field: str) -> tuple[float, float]:
+    """(low, high) of a numeric pydantic field, from its ge/le constraints: an input's bounds
+    in the UI, the clip that keeps a moved number valid."""
+    low, high = -math.inf, math.inf
+    for item in model.model_fields[field].metadata:
+        low = getattr(item, "ge", None) if getattr(item, "ge", None) is not None else low
+        high = getattr(item, "le", None) if getattr(item, "le", None) is not None else high
+    return float(low), float(high)
+
+
 _FROZEN = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
 
