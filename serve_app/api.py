@@ -27,9 +27,9 @@ from ray import serve
 from serve_app import schemas as s
 from serve_app.deployments import ClientError
 from serve_app.estimates import estimate
-from serve_app.runner import job_dir, trial_checkpoint
 from serve_app.settings import load_settings
-from serve_app.store import ACTIVE_STATUSES, JobStore, is_terminal, load_demo_jobs
+from serve_app.store import ACTIVE_STATUSES, JobStore, is_terminal, load_demo_jobs, mark_cancelled
+from tabrl.job_layout import JobLayout, new_job_id
 
 log = logging.getLogger("tabrl.serve")
 SETTINGS = load_settings()
@@ -253,13 +253,14 @@ class Api:
         config = scaled_ppo_config(model_id, num_steps, accelerator=accelerator)
         return estimate(self.store.measurements(model_id, accelerator), config.num_envs, config.num_timesteps)
 
-    def job(self, job_id: str) -> tuple[s.JobView, Path]:
+    def job(self, job_id: str) -> tuple[s.JobView, JobLayout]:
         if job_id in self.demos:
-            return self.demos[job_id]
+            view, folder = self.demos[job_id]
+            return view, JobLayout(folder)
         job = self.store.get(job_id)
         if job is None:
             raise ClientError(404, f"no job {job_id}")
-        return self.with_queue(job), job_dir(self.settings, job_id)
+        return self.with_queue(job), self.settings.job(job_id)
 
     def with_queue(self, job: s.JobView) -> s.JobView:
         if job.status != "queued":
@@ -377,7 +378,6 @@ class Api:
     async def batch(self, body: s.BatchRequest) -> s.JobAccepted:
         from tabrl.catalog import base_policy_dir
         from tabrl.rewards.prompt import PromptError, clean_prompt
-        from tune_jobs.pipeline import new_job_id
 
         entry = await self.model(body.model_id)
         try:
@@ -465,7 +465,6 @@ class Api:
         from tabrl.evolve import evolve
         from tabrl.rewards.families import feature_family
         from tabrl.rewards.spec import Approach, RewardSpec
-        from tune_jobs.pipeline import new_job_id
 
         body = body or s.EvolveRequest()
         if job_id in self.demos:
@@ -480,7 +479,7 @@ class Api:
         if index >= len(parent.trials):
             raise ClientError(422, f"approach: job {job_id} has {len(parent.trials)} approaches")
         trial = parent.trials[index]
-        checkpoint = trial_checkpoint(self.settings, job_id, index)
+        checkpoint = self.settings.job(job_id).checkpoint(index)
         if trial.status != "succeeded" or not (checkpoint / "config.json").is_file():
             raise ClientError(409, f"approach {index} ({trial.name}) has no trained checkpoint to start from "
                                    f"(status: {trial.status})")
@@ -505,6 +504,33 @@ class Api:
             evolved_from=s.EvolvedFrom(job_id=job_id, approach=index, name=trial.name),
         )
         return await self.submit(job)
+
+    @app.post("/api/training/jobs/{job_id}/cancel", status_code=202, response_model=s.JobView, responses=ERRORS,
+              dependencies=Auth)
+    async def cancel(self, job_id: JobId) -> s.JobView:
+        """Cancel a job: a queued one at once (it never starts); a running one's trials stop at
+        their next report and the job ends `cancelled` (trials that finished keep their
+        checkpoints). 409 once it has finished, 404 for an unknown id."""
+        if job_id in self.demos:
+            raise ClientError(409, "demo jobs are read-only; there is nothing to cancel")
+
+        def cancel(job: s.JobView) -> None:
+            if is_terminal(job.status):
+                raise ClientError(409, f"job {job_id} has already finished (status: {job.status}); "
+                                       "there is nothing to cancel")
+            if job.status == "queued":
+                mark_cancelled(job)
+            else:
+                job.stage = "cancelling: stopping the trials"
+
+        def request() -> s.JobView:
+            self.store.request_cancel(job_id)  # first, so a job starting right now sees it too
+            return self.store.update(job_id, cancel)
+
+        if self.store.get(job_id) is None:
+            raise ClientError(404, f"no job {job_id}")
+        job = await asyncio.to_thread(request)
+        return self.with_queue(job)
 
     @app.get("/api/training/jobs/{job_id}/events", response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}}}, **ERRORS})
@@ -532,13 +558,13 @@ class Api:
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     def _video(self, job_id: str, index: int | None, download: bool) -> FileResponse:
-        job, folder = self.job(job_id)
+        job, layout = self.job(job_id)
         if index is None:
-            path, name = folder / "composite.mp4", f"tabrl-{job.model_id}-{job_id}-side-by-side.mp4"
+            path, name = layout.composite, f"tabrl-{job.model_id}-{job_id}-side-by-side.mp4"
         else:
             if index >= len(job.trials):
                 raise ClientError(404, f"job {job_id} has {len(job.trials)} approaches")
-            path = folder / f"approach-{index}" / "video.mp4"
+            path = layout.video(index)
             name = f"tabrl-{job.model_id}-{_safe_name(job.trials[index].name)}-{job_id}.mp4"
         if not path.is_file():
             raise ClientError(404, f"no video yet for job {job_id} (status: {job.status})")
@@ -558,17 +584,17 @@ class Api:
     @app.post("/api/training/render-video", response_model=s.RenderVideoResponse, responses=ERRORS,
               dependencies=Auth)
     async def render_video(self, body: s.RenderVideoRequest) -> s.RenderVideoResponse:
-        job, folder = self.job(body.job_id)
+        job, layout = self.job(body.job_id)
         if job.demo:
             raise ClientError(409, "demo jobs ship without checkpoints; train one to render it again")
-        checkpoint = folder / f"approach-{body.index}" / "checkpoint"
+        checkpoint = layout.checkpoint(body.index)
         if body.index >= len(job.trials):
             raise ClientError(404, f"job {body.job_id} has {len(job.trials)} approaches")
         if job.trials[body.index].status != "succeeded" or not (checkpoint / "config.json").is_file():
             raise ClientError(409, f"approach {body.index} of job {body.job_id} has no trained policy "
                                    f"(job: {job.status}, approach: {job.trials[body.index].status})")
         name = f"render-{body.seconds:g}s-seed{body.seed}-{body.fps}fps-{body.width}x{body.height}.mp4"
-        out = folder / f"approach-{body.index}" / name
+        out = layout.rendering(body.index, name)
         frames = await _call(self.renderer.render_one, str(checkpoint), str(out), body.seconds, body.fps,
                              body.width, body.height, body.seed)
         return s.RenderVideoResponse(
@@ -580,8 +606,8 @@ class Api:
     async def rendered(self, job_id: JobId, index: Index,
                        name: Annotated[str, PathParam(pattern=r"^render-[0-9a-z.\-]{1,80}\.mp4$")],
                        download: bool = False):
-        _, folder = self.job(job_id)
-        path = folder / f"approach-{index}" / name
+        _, layout = self.job(job_id)
+        path = layout.rendering(index, name)
         if not path.is_file():
             raise ClientError(404, "no such rendering")
         return FileResponse(path, media_type="video/mp4", filename=f"tabrl-{job_id}-{index}-{name}",
@@ -590,8 +616,8 @@ class Api:
     @app.post("/api/policies/{policy_id}/act", response_model=s.ActResponse, responses=ERRORS, dependencies=Auth)
     async def act(self, policy_id: PolicyId, body: s.ActRequest) -> s.ActResponse:
         job_id, index = policy_id.rsplit("-", 1)
-        job, folder = self.job(job_id)
-        checkpoint = folder / f"approach-{index}" / "checkpoint"
+        job, layout = self.job(job_id)
+        checkpoint = layout.checkpoint(int(index))
         if int(index) >= len(job.trials) or job.trials[int(index)].status != "succeeded" or \
                 not (checkpoint / "params.msgpack").is_file():
             raise ClientError(404, f"no trained policy {policy_id}")

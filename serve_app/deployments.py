@@ -23,7 +23,7 @@ from ray import serve
 
 from serve_app.schemas import JobView
 from serve_app.settings import ServeSettings, load_settings
-from serve_app.store import ACTIVE_STATUSES, JobStore
+from serve_app.store import ACTIVE_STATUSES, JobStore, mark_cancelled
 from tabrl.errors import error_line
 
 log = logging.getLogger("tabrl.serve")
@@ -141,7 +141,8 @@ def _vector(values, n: int, name: str):
 
 @serve.deployment(num_replicas=1, ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
 class TrainingCoordinator:
-    """The queue of batches. Jobs cut off by a restart are marked interrupted; queued ones stay queued."""
+    """The queue of batches. Jobs a restart cut off go back to the front of the queue and resume
+    from their trials' last snapshots; queued ones stay queued."""
 
     POLL_SECONDS = 0.5
 
@@ -151,10 +152,11 @@ class TrainingCoordinator:
         self.proposer, self.renderer = proposer, renderer
         self.running: dict[str, object] = {}
         self.lock = threading.Lock()
-        interrupted = self.store.mark_interrupted(
-            "the server restarted while this job ran; start it again (finished jobs are kept)")
-        if interrupted:
-            log.warning("marked %d job(s) interrupted: %s", len(interrupted), interrupted)
+        requeued, cancelled = self.store.requeue_cut_off()
+        if requeued:
+            log.warning("resuming %d job(s) a restart cut off: %s", len(requeued), requeued)
+        if cancelled:
+            log.warning("cancelled %d job(s) cut off with a cancel request: %s", len(cancelled), cancelled)
         threading.Thread(target=self._loop, name="tabrl-queue", daemon=True).start()
 
     def submit(self, job: dict) -> dict:
@@ -187,9 +189,15 @@ class TrainingCoordinator:
                 if len(self.running) >= self.settings.max_running:
                     break
 
+                began = []
+
                 def starting(view: JobView) -> None:
-                    view.status, view.stage = "proposing" if not view.trials else "training", "starting"
+                    if view.status == "queued":  # not cancelled since the list was read
+                        view.status, view.stage = "proposing" if not view.trials else "training", "starting"
+                        began.append(job_id)
                 self.store.update(job_id, starting)
+                if not began:
+                    continue
                 task = ray.remote(num_cpus=0, max_retries=0)(run_job)
                 self.running[job_id] = task.remote(job_id, self.settings, self.proposer, self.renderer)
 
@@ -217,10 +225,18 @@ class TrainingCoordinator:
             self.running.pop(job_id, None)
         try:
             ray.get(ref)
+        except (ray.exceptions.NodeDiedError, ray.exceptions.LocalRayletDiedError) as error:
+            # Lost with its node (or with this server going down): resumed from its snapshots.
+            log.warning("job %s lost its node (%s); it goes back to the queue to resume", job_id, error_line(error))
+            self.store.requeue(job_id, "resuming: the node it ran on was lost")
         except Exception as error:  # the task itself died (out of memory, a killed worker)
+            cancelled, reason = self.store.cancel_requested(job_id), error_line(error)
+
             def failed(view: JobView) -> None:
-                if view.status in ACTIVE_STATUSES or view.status == "queued":
+                if cancelled and view.status in ACTIVE_STATUSES:
+                    mark_cancelled(view)
+                elif view.status in ACTIVE_STATUSES or view.status == "queued":
                     view.status, view.stage = "failed", "failed"
-                    view.error = f"the job's worker died: {error_line(error)}"
+                    view.error = f"the job's worker died: {reason}"
                     view.finished_at = time.time()
             self.store.update(job_id, failed)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tabrl.behaviour import Distinctness
 from tabrl.catalog import ModelEntry
+from tabrl.job_results import TrialResult
 from tabrl.policy_report import ApproachBehaviour
 from tabrl.stages import Stage
 from tabrl.rewards.spec import Approach
@@ -25,9 +26,10 @@ MODEL_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,79}$"
 MAX_RAW_PROMPT_CHARS = 2_000
 """The request may carry up to this much; after cleaning, `tabrl.rewards.prompt` allows 500."""
 
-JobStatus = Literal["queued", "proposing", "training", "rendering", "succeeded", "failed", "interrupted"]
-TERMINAL_STATUSES = ("succeeded", "failed", "interrupted")
-TrialStatus = Literal["pending", "running", "succeeded", "failed"]
+JobStatus = Literal["queued", "proposing", "training", "rendering", "succeeded", "failed", "interrupted",
+                    "cancelled"]
+TERMINAL_STATUSES = ("succeeded", "failed", "interrupted", "cancelled")
+TrialStatus = Literal["pending", "running", "succeeded", "failed", "cancelled"]
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -177,6 +179,22 @@ class TrialView(BaseModel):
     behaviour: ApproachBehaviour | None = Field(
         default=None, description="what the policy did in its video (measured from the same rollout), "
         "its reward terms judged against it, and what changed against the base policy (or zero actions)")
+
+
+    def take_result(self, result: TrialResult, job_id: str, *, policy: bool = True) -> None:
+        """What the pipeline says about this trial: trained (metrics), rendered (video, behaviour), or why not."""
+        self.status, self.error = result.status, result.error
+        if result.metrics is not None:
+            m = result.metrics
+            self.env_steps, self.fraction, self.eta_seconds = m.env_steps, 1.0, 0.0
+            self.episode_reward = m.final_reward
+            self.compile_seconds, self.train_seconds = m.compile_seconds, m.train_seconds
+            self.env_steps_per_second = m.env_steps_per_second or self.env_steps_per_second
+            self.policy_id = f"{job_id}-{result.index}" if policy and result.checkpoint else None
+        if result.video:
+            self.video_url = f"/api/training/jobs/{job_id}/videos/{result.index}"
+        if result.behaviour is not None:
+            self.behaviour = result.behaviour
 
 
 class EvolvedFrom(BaseModel):

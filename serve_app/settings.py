@@ -12,6 +12,8 @@
     TABRL_CORS_ORIGINS          comma-separated origins allowed by CORS (default: none, CORS off)
     TABRL_DEMO_DIR              ready-made demo jobs shown before anything is trained (default: repo's demos/)
     TABRL_RENDER_GPUS           GPUs the renderer asks for on a GPU cluster (default 0.25)
+    TABRL_SNAPSHOT_SECONDS      how often a training trial saves a snapshot a restarted server resumes
+                                from (default 30; 0 turns snapshots off)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from tabrl.job_layout import JobLayout
 from tabrl.settings import data_dir
 
 REPO_DEMOS = Path(__file__).resolve().parent.parent / "demos"
@@ -39,10 +42,16 @@ class ServeSettings(BaseModel):
     cors_origins: list[str]
     demo_dir: Path
     render_gpus: float
+    snapshot_seconds: float | None = 30.0
+    """None: trials save no snapshots (a restart cannot resume them)."""
 
     @property
     def jobs_dir(self) -> Path:
         return self.data_dir / "jobs"
+
+    def job(self, job_id: str) -> JobLayout:
+        """A job's folder (`job_id` already checked against `schemas.JOB_ID_PATTERN`)."""
+        return JobLayout(self.jobs_dir / job_id)
 
 
 def _int(name: str, default: int) -> int:
@@ -71,4 +80,14 @@ def load_settings() -> ServeSettings:
         cors_origins=[o.strip() for o in os.environ.get("TABRL_CORS_ORIGINS", "").split(",") if o.strip()],
         demo_dir=Path(os.environ.get("TABRL_DEMO_DIR") or REPO_DEMOS),
         render_gpus=float(os.environ.get("TABRL_RENDER_GPUS") or 0.25),
+        snapshot_seconds=_snapshot_seconds(),
     )
+
+
+def _snapshot_seconds() -> float | None:
+    raw = os.environ.get("TABRL_SNAPSHOT_SECONDS", "").strip()
+    try:
+        value = float(raw) if raw else 30.0
+    except ValueError:
+        raise ValueError(f"TABRL_SNAPSHOT_SECONDS must be a number of seconds, not {raw!r}") from None
+    return value if value > 0 else None

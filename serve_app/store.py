@@ -6,6 +6,9 @@ Finished trials also leave a `throughput` row (model, env count, env-steps/s,
 compile and render seconds): the time estimates come from these measurements,
 never from a guess. Nothing here imports Ray.
 
+A cancel request for a running job is a row of `cancels` (its trials' Tune stopper reads
+it between reports), so the job's document changes only when the job has stopped.
+
 The person's favourite approach (`JobView.favourite`) is part of the document like
 every other job field, so it survives restarts; documents written before the field
 existed read as "no favourite", so an existing file needs no migration.
@@ -23,6 +26,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from serve_app.schemas import TERMINAL_STATUSES, JobView
+from tabrl.job_layout import JobLayout
 
 ACTIVE_STATUSES = ("proposing", "training", "rendering")
 
@@ -46,6 +50,10 @@ CREATE TABLE IF NOT EXISTS throughput (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS throughput_model ON throughput(model_id, accelerator);
+CREATE TABLE IF NOT EXISTS cancels (
+    job_id TEXT PRIMARY KEY,
+    requested_at REAL NOT NULL
+);
 """
 
 
@@ -133,18 +141,35 @@ class JobStore:
                 raise
         return job
 
-    def mark_interrupted(self, reason: str) -> list[str]:
-        """Jobs that were running when the server stopped: interrupted, with `reason`."""
-        ids = self.ids_with_status(*ACTIVE_STATUSES)
-        for job_id in ids:
-            def interrupt(job: JobView) -> None:
-                job.status, job.stage, job.error = "interrupted", "interrupted", reason
-                job.finished_at = time.time()
-                for trial in job.trials:
-                    if trial.status in ("pending", "running"):
-                        trial.status, trial.error = "failed", "interrupted"
-            self.update(job_id, interrupt)
-        return ids
+    def requeue_cut_off(self) -> tuple[list[str], list[str]]:
+        """Jobs that were running when the server stopped go back to the front of the queue
+        (they were created before the waiting ones), to resume from their trials' last
+        snapshots; those with a cancel request end cancelled. Returns (requeued, cancelled)."""
+        requeued, cancelled = [], []
+        for job_id in self.ids_with_status(*ACTIVE_STATUSES):
+            if self.cancel_requested(job_id):
+                self.update(job_id, mark_cancelled)
+                cancelled.append(job_id)
+                continue
+
+            self.requeue(job_id, "resuming after a server restart")
+            requeued.append(job_id)
+        return requeued, cancelled
+
+    def requeue(self, job_id: str, stage: str) -> None:
+        """Back to the queue, in its place by creation time, to run again (resuming what it did)."""
+        def change(job: JobView) -> None:
+            if job.status in ACTIVE_STATUSES:
+                job.status, job.stage = "queued", stage
+        self.update(job_id, change)
+
+    def request_cancel(self, job_id: str) -> None:
+        with self._connect() as db:
+            db.execute("INSERT OR IGNORE INTO cancels(job_id, requested_at) VALUES (?, ?)", (job_id, time.time()))
+
+    def cancel_requested(self, job_id: str) -> bool:
+        with self._connect() as db:
+            return db.execute("SELECT 1 FROM cancels WHERE job_id = ?", (job_id,)).fetchone() is not None
 
     def counts(self) -> dict[str, int]:
         with self._connect() as db:
@@ -175,6 +200,15 @@ class JobStore:
         return [Measurement.model_validate(dict(zip(keys, row))) for row in rows]
 
 
+def mark_cancelled(job: JobView) -> None:
+    """A job stopped on request: finished trials keep their results, the others are cancelled."""
+    job.status, job.stage = "cancelled", "cancelled"
+    job.finished_at = time.time()
+    for trial in job.trials:
+        if trial.status in ("pending", "running"):
+            trial.status, trial.error = "cancelled", "cancelled"
+
+
 def is_terminal(status: str) -> bool:
     return status in TERMINAL_STATUSES
 
@@ -186,7 +220,7 @@ def load_demo_jobs(demo_dir: Path) -> dict[str, tuple[JobView, Path]]:
     if not demo_dir.is_dir():
         return demos
     for folder in sorted(demo_dir.iterdir(), reverse=True):
-        doc = folder / "job.json"
+        doc = JobLayout(folder).record
         if not doc.is_file():
             continue
         try:

@@ -168,6 +168,15 @@ def evolve_favourite(job: JobView) -> None:
         open_job(accepted.job_id)
 
 
+def cancel_job(job_id: str) -> None:
+    try:
+        client.cancel(job_id)
+    except ApiError as error:
+        st.session_state.cancel_error = (job_id, str(error))
+    else:
+        st.session_state.pop("cancel_error", None)
+
+
 def video_source(path: str | None, job: JobView, budget: list[int]) -> str:
     """See `streamlit_ui.video_sync` for why bytes are proxied by default."""
     if not path:
@@ -464,7 +473,15 @@ def live_progress(job_id: str) -> None:
             return
     if logic.is_terminal(view):
         st.rerun(scope="app")
-    st.markdown(f"**{logic.status_badge(view.status)}** · {view.stage}")
+    header = st.columns([5, 1])
+    header[0].markdown(f"**{logic.status_badge(view.status)}** · {view.stage}")
+    header[1].button("🛑 Cancel", key="cancel", on_click=cancel_job, args=(job_id,), width="stretch",
+                     disabled=not logic.can_cancel(view),
+                     help="Stop this job: a queued job never starts; a running job's trials stop "
+                          "(those already trained keep their checkpoints).")
+    refused = st.session_state.get("cancel_error")
+    if refused and refused[0] == job_id:
+        st.error(f"Could not cancel it: {refused[1]}", icon="🙅")
     queue = logic.queue_text(view)
     if queue:
         st.info(queue)
@@ -568,6 +585,8 @@ def job_page(job_id: str) -> None:
         return
     if view.status == "failed":
         st.error(view.error or "The job failed.", icon="💥")
+    elif view.status == "cancelled":
+        st.warning("The job was cancelled; approaches that had finished training are listed below.", icon="🛑")
     elif view.status == "interrupted":
         st.warning(view.error or "The job was interrupted (the server stopped while it ran).", icon="⏹️")
     else:
@@ -581,7 +600,7 @@ def demo_section(jobs: list[JobView]) -> None:
         return
     st.divider()
     st.subheader("🎬 Made earlier with TabRL")
-    st.caption("Ready-made results, trained by `python -m streamlit_ui.make_demos` with the same pipeline. "
+    st.caption("Ready-made results, trained by `python -m serve_app.demos` with the same pipeline. "
                "Yours will look like this.")
     demo = demos[0]
     st.markdown(f"**{logic.job_title(demo)}** · {logic.job_subtitle(demo)}")

@@ -154,6 +154,10 @@ class ApiClient:
         response = self._request("PUT", f"/api/training/jobs/{job_id}/favourite", json={"approach": approach})
         return JobView.model_validate(response.json())
 
+    def cancel(self, job_id: str) -> JobView:
+        """Cancel a queued or running job (a running one ends `cancelled` once its trials stop)."""
+        return JobView.model_validate(self._request("POST", f"/api/training/jobs/{job_id}/cancel").json())
+
     def evolve(self, job_id: str, approach: int | None = None) -> JobAccepted:
         """Three variants of the job's favourite (or `approach`), fine-tuned from its checkpoint: a new job."""
         response = self._request("POST", f"/api/training/jobs/{job_id}/evolve", json={"approach": approach})

@@ -50,7 +50,7 @@ STEP_OPTIONS: tuple[int, ...] = (
 PRESET_ICONS = {"Quick": "⚡", "Standard": "🎯", "Quality": "💎"}
 STATUS_ICONS = {
     "queued": "⏳", "proposing": "🧠", "training": "🏋️", "rendering": "🎬",
-    "succeeded": "✅", "failed": "💥", "interrupted": "⏹️",
+    "succeeded": "✅", "failed": "💥", "interrupted": "⏹️", "cancelled": "🛑",
     "pending": "⏳", "running": "🏃",
 }
 
@@ -279,6 +279,11 @@ def surprise_prompt(current: str = "", rng: random.Random | None = None) -> str:
 
 def is_terminal(job: JobView) -> bool:
     return job.status in TERMINAL_STATUSES
+
+
+def can_cancel(job: JobView) -> bool:
+    """A job trained here that has not finished; not one already stopping."""
+    return not job.demo and not is_terminal(job) and not job.stage.startswith("cancelling")
 
 
 def status_badge(status: str) -> str:

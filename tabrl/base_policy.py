@@ -184,10 +184,10 @@ def brax_params(policy: OnnxPolicy, template, obs_key: str | None, extra_stats: 
     return normaliser, {"params": layers}, value_params
 
 
-def import_policy(onnx_path: Path, model_id: str, out_dir: Path | None = None, *,
+def import_policy(onnx_path: Path, model_id: str, out_dir: Path, *,
                   stats_envs: int = 32, stats_steps: int = 250, seed: int = 0) -> dict:
     """Convert a Playground ONNX policy for `model_id` into a TabRL checkpoint in `out_dir`
-    (default `tabrl/base_policies/<model_id>/`); returns the provenance record."""
+    (`tabrl import-policy` writes `tabrl/base_policies/<model_id>/`); returns the provenance record."""
     import jax
 
     from tabrl.playground import check_model_id, load_env
@@ -244,9 +244,7 @@ def import_policy(onnx_path: Path, model_id: str, out_dir: Path | None = None, *
     if not difference <= CHECK_TOLERANCE:
         raise PolicyFileError(f"conversion check failed: max abs difference {difference:.2e} > {CHECK_TOLERANCE}")
 
-    from tabrl.catalog import BASE_POLICY_ROOT
-
-    out_dir = Path(out_dir) if out_dir is not None else BASE_POLICY_ROOT / model_id
+    out_dir = Path(out_dir)
     record = {
         "model_id": model_id,
         "source": onnx_path.name,

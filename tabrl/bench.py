@@ -108,7 +108,7 @@ def run_peer(model: str, ppo_config: dict, impl: str) -> dict:
 
 def run_tabrl_batch(model: str, prompt: str, steps: int, out: Path, cache: Path) -> dict:
     """`tabrl train` in its own process; per trial, the run record its checkpoint keeps."""
-    command = [sys.executable, "-m", "tabrl.cli", "train", "--model", model, "--prompt", prompt,
+    command = [sys.executable, "-m", "tabrl_cli", "train", "--model", model, "--prompt", prompt,
                "--steps", str(steps), "--no-base-policy", "--size", "160x120", "--seconds", "2",
                "--out", str(out), "--json"]
     env = {**os.environ, "TABRL_JAX_CACHE_DIR": str(cache)}
@@ -161,7 +161,8 @@ def render_fps(model: str, frames: int = 30, size: tuple[int, int] = (640, 480))
     out = {}
     for fast in (False, True):
         started = time.monotonic()
-        rendered = render_states(env.mj_model, states, family_by_model()[model], *size, fast=fast)
+        rendered = render_states(env.mj_model, states, family_by_model()[model], width=size[0], height=size[1],
+                                 fast=fast)
         out["fast" if fast else "full"] = len(rendered) / (time.monotonic() - started)
     return out
 
@@ -270,7 +271,7 @@ def write_markdown(r: dict, path: Path) -> None:
         "cores), plus Brax's own set-up before the first epoch (optimizer initialisation and "
         "bookkeeping: about 40 small eager programs). Tracing / lowering / XLA are JAX's own timings of "
         "those stages. The training programs (reset, training epoch, the networks' init) of trials 2 "
-        "and 3 come ready-made from TabRL's executable store (`tabrl/executables.py`: no tracing, no "
+        "and 3 come ready-made from TabRL's executable store (`tabrl/training/executables.py`: no tracing, no "
         "lowering, no compile, loaded in the background while Brax sets up); the small programs from "
         "JAX's persistent cache (a load instead of an XLA compile, after tracing and lowering them). "
         "Env-steps/s is the median epoch pace after the first epoch.",

@@ -25,7 +25,9 @@ def main(argv: list[str]) -> None:
         spec.loader.exec_module(module)
     else:
         import tabrl.rendering as module
-    items = [(i, root / f"approach-{i}" / "checkpoint", f"approach {i}") for i in range(3)]
+    from tabrl.job_layout import JobLayout
+
+    items = [(i, JobLayout(root).checkpoint(i), f"approach {i}") for i in range(3)]
     started = time.monotonic()
     videos, _ = module.render_batch_videos(items, out, seconds=10.0, fps=30, size=size, seed=0)
     print(f"{which}: render stage {time.monotonic() - started:.1f} s, load average {os.getloadavg()}")

@@ -16,47 +16,19 @@ neither JAX nor Playground.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel
 
 import tabrl
-from tabrl.model_info import name_and_description
+from tabrl.model_info import CATALOG_FORMAT, ModelEntry, library_versions, name_and_description
 from tabrl.settings import data_dir
 
-Family = Literal["dm_control_suite", "locomotion", "manipulation"]
 BASE_POLICY_ROOT = Path(__file__).parent / "base_policies"
 THUMBNAIL_SIZE = (320, 240)
-# Bump when the probe or the thumbnail camera changes, to rebuild old caches.
-CATALOG_FORMAT = 2
-
-
-class ModelEntry(BaseModel):
-    id: str
-    name: str
-    family: Family
-    description: str
-    observation_size: int | None = None
-    """Size of the observation the policy sees (the `state` entry for dict observations)."""
-    observation_shapes: dict[str, list[int]] | None = None
-    """Every entry of a dict observation (e.g. Go1's `privileged_state` for the critic)."""
-    action_size: int | None = None
-    dof: int | None = None
-    """Degrees of freedom of the simulated model (`nv`)."""
-    thumbnail: str | None = None
-    base_policy: bool = False
-    base_policy_source: str | None = None
-    """Where the base policy comes from, in a few words (for the badge)."""
-    available: bool = False
-    unavailable_reason: str | None = None
-    meshes_missing: bool = False
-    """Unavailable only because its robot meshes are not here yet; picking it downloads them."""
+Progress = Callable[[int, int], None]  # (models done, models in all)
 
 
 def base_policy_dir(model_id: str) -> Path | None:
@@ -76,14 +48,6 @@ def base_policy_fields(model_id: str) -> dict:
 
 def thumbnail_path(model_id: str) -> Path:
     return data_dir() / "thumbnails" / f"{model_id}.png"
-
-
-Progress = Callable[[int, int], None]  # (models done, models in all)
-
-
-def library_versions() -> dict[str, str]:
-    """What a catalog depends on besides TabRL itself."""
-    return {name: importlib.metadata.version(name) for name in ("playground", "mujoco", "mujoco-mjx")}
 
 
 def _fingerprint() -> str:
@@ -108,7 +72,7 @@ def render_thumbnail(model_id: str, mj_model, family: str, out: Path) -> Path:
     """Render the model at its initial pose, framed on the robot, to a PNG."""
     from PIL import Image
 
-    from tabrl.rendering import AZIMUTH_BY_FAMILY, framing_camera, initial_data, render_still
+    from tabrl.frames import AZIMUTH_BY_FAMILY, framing_camera, initial_data, render_still
 
     data = initial_data(mj_model)
     camera = framing_camera(mj_model, data, azimuth=AZIMUTH_BY_FAMILY[family])
@@ -231,7 +195,6 @@ def load_catalog(refresh: bool = False, progress: Progress | None = None) -> lis
     the installed libraries, or with `refresh`), cached."""
     from tabrl.catalog_bundle import read_bundle
 
-    cache = _cache_file()
     key = _fingerprint()
     if not refresh:
         cached = _read_cache(key)

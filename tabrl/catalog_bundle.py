@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from tabrl.catalog import CATALOG_FORMAT, ModelEntry, library_versions
+from tabrl.model_info import CATALOG_FORMAT, ModelEntry, library_versions
 
 BUNDLE_DIR = Path(__file__).parent / "catalog_bundle"
 INDEX = BUNDLE_DIR / "catalog.json"

@@ -38,6 +38,7 @@ from typing import Any
 from mujoco_playground import wrapper as _playground_wrapper
 
 from tabrl.pose import joint_offsets, posable, shifted_default_pose
+from tabrl.internals import env_observation
 
 CONTROLS_KEY = "tabrl_controls"
 PHASE_SIZE = 2
@@ -135,7 +136,7 @@ class ControlledEnv(_playground_wrapper.Wrapper):
             info[COMMAND_KEY] = command_at(controls, state.data.time)
         if self.hold_command or self.posable:  # the reset's observation, with our command and pose
             with self._pose_at(controls, state.data.time):
-                obs = self.env._get_obs(state.data, info)
+                obs = env_observation(self.env, state.data, info)
         return state.replace(obs=_with_phase(obs, self._phase(state.data.time, controls)), info=info)
 
     def step(self, state, action):

@@ -42,7 +42,7 @@ class DrawJob:
 
 
 def _draw(job: DrawJob) -> float:
-    from tabrl.rendering import iter_frames
+    from tabrl.frames import iter_frames
     from tabrl.video import mp4_writer
 
     started = time.monotonic()

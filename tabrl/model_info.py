@@ -1,4 +1,4 @@
-"""What people read about each Playground model: a name and one sentence.
+"""What a catalog entry holds (`ModelEntry`) and what people read about each model: a name and one sentence.
 
 The one place for hand-written model metadata; `tabrl.catalog` joins it with
 what is measured from the environment (sizes, availability, thumbnail). A
@@ -8,7 +8,43 @@ from its id, so a newer Playground never hides a model.
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
+from typing import Literal
+
+from pydantic import BaseModel
+
+Family = Literal["dm_control_suite", "locomotion", "manipulation"]
+# Bump when the probe or the thumbnail camera changes, to rebuild old caches.
+CATALOG_FORMAT = 2
+
+
+class ModelEntry(BaseModel):
+    id: str
+    name: str
+    family: Family
+    description: str
+    observation_size: int | None = None
+    """Size of the observation the policy sees (the `state` entry for dict observations)."""
+    observation_shapes: dict[str, list[int]] | None = None
+    """Every entry of a dict observation (e.g. Go1's `privileged_state` for the critic)."""
+    action_size: int | None = None
+    dof: int | None = None
+    """Degrees of freedom of the simulated model (`nv`)."""
+    thumbnail: str | None = None
+    base_policy: bool = False
+    base_policy_source: str | None = None
+    """Where the base policy comes from, in a few words (for the badge)."""
+    available: bool = False
+    unavailable_reason: str | None = None
+    meshes_missing: bool = False
+    """Unavailable only because its robot meshes are not here yet; picking it downloads them."""
+
+
+def library_versions() -> dict[str, str]:
+    """What a catalog depends on besides TabRL itself."""
+    return {name: importlib.metadata.version(name) for name in ("playground", "mujoco", "mujoco-mjx")}
+
 
 # id -> (name for people, one-sentence description)
 MODEL_INFO: dict[str, tuple[str, str]] = {

@@ -161,19 +161,20 @@ def load_env(model_id: str, config_overrides: dict[str, Any] | None = None):
     overrides = dict(config_overrides or {})
     root = None
     if needs_menagerie(model_id):
-        from etils import epath
-        from mujoco_playground._src import mjx_env
+        from tabrl.internals import set_menagerie_path
 
         root = menagerie_root(model_id)
-        mjx_env.MENAGERIE_PATH = epath.Path(root)
+        set_menagerie_path(root)
     if "impl" in default_config(model_id):
         overrides.setdefault("impl", default_impl())
     try:
         return registry.load(model_id, config_overrides=overrides)
     except ValueError as error:
-        if "Error opening file" not in str(error):
+        from tabrl.internals import missing_file
+
+        missing = missing_file(error)
+        if missing is None:
             raise
-        missing = str(error).split("Error opening file", 1)[1].split("\n", 1)[0].strip(" ':")
         raise AssetsMissingError(
             f"{model_id}: robot mesh {missing!r} not found under {root}. "
             + menagerie_fix_hint()

@@ -16,19 +16,19 @@ moves all four hip (abduction) joints the same way, which swings the body side t
 
 The shift is made by setting the environment's `_default_pose` for the duration of
 one traced step (`shifted_default_pose`): a private attribute of Playground's Go1
-environments, checked here against the version it was written for
-(`tests/test_pose.py` fails loudly when an upgrade moves it).
+environments, used in `tabrl.internals` and checked there against the version
+it was written for (`tests/test_pose.py` fails loudly when an upgrade moves it).
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import math
 
-PLAYGROUND_VERSIONS = ("0.2.",)
-"""Versions of the `playground` package whose Go1 environments read `_default_pose` in
-`step`, `_get_obs` and their own reward terms only (checked by reading their source)."""
+from tabrl import internals as _internals
+
+PLAYGROUND_VERSIONS = _internals.PLAYGROUND_VERSIONS
+shifted_default_pose = _internals.shifted_default_pose
+"""The guarded internal: see `tabrl.internals.shifted_default_pose`."""
 
 # Go1's legs (Menagerie's go1.xml): hip joint 0.1881 m ahead of / behind the trunk's
 # centre, the foot 0.04675 + 0.08 m to the side, thigh and calf 0.213 m each.
@@ -78,28 +78,3 @@ def posable(env) -> bool:
     pose = getattr(env, "_default_pose", None)
     return (type(env).__module__.startswith("mujoco_playground._src.locomotion.go1.")
             and pose is not None and tuple(np.shape(pose)) == (12,))
-
-
-@functools.cache
-def _check_version() -> None:
-    """Once per process: the installed Playground is one `shifted_default_pose` was written for."""
-    from importlib.metadata import version as installed
-
-    version = installed("playground")
-    if not version.startswith(PLAYGROUND_VERSIONS):
-        raise RuntimeError(f"tabrl.pose was written for playground {PLAYGROUND_VERSIONS}, "
-                           f"found {version}: check that Go1's _default_pose still sets the motor "
-                           "targets and the observed joint angles, then add the version")
-
-
-@contextlib.contextmanager
-def shifted_default_pose(env, offsets):
-    """Within the block, `env._default_pose` is shifted by `offsets` (traced values are
-    fine: use it around the environment's `step` or `_get_obs` while tracing)."""
-    _check_version()
-    saved = env._default_pose
-    env._default_pose = saved + offsets
-    try:
-        yield
-    finally:
-        env._default_pose = saved

@@ -36,6 +36,6 @@ def compile_cache_dir() -> Path:
 
 def executable_store_enabled() -> bool:
     """Whether trials load ready-made training programs from `<compile cache>/executables`
-    (`tabrl.executables`); `TABRL_EXECUTABLE_STORE=0` turns it off (JAX's persistent
+    (`tabrl.training.executables`); `TABRL_EXECUTABLE_STORE=0` turns it off (JAX's persistent
     cache alone then serves the later trials, after tracing and lowering)."""
     return os.environ.get("TABRL_EXECUTABLE_STORE", "1").strip().lower() not in ("0", "false", "no", "off")

@@ -76,8 +76,37 @@ class ApiServer:
         except ProcessLookupError:
             pass
 
+    def kill(self) -> None:
+        """A hard crash: every process of the server's session (Ray's workers have process
+        groups of their own, so a group kill would miss them) is frozen, then killed, so
+        none outlives another and writes to the job store on its way out."""
+        if self.process is None:
+            return
+        members = session_processes(self.process.pid)
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in members:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+        self.process.wait(30)
+
     def client(self, **kwargs) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=kwargs.pop("timeout", 120), **kwargs)
+
+
+def session_processes(sid: int) -> list[int]:
+    """Ids of the live processes of session `sid` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":  # after "pid (comm)": state, ppid, pgrp, session
+                found.append(int(entry.name))
+    return found
 
 
 def read_events(client: httpx.Client, path: str, timeout: float = 900):

@@ -86,7 +86,7 @@ def test_a_policy_for_another_model_is_refused_with_the_sizes(tmp_path):
 
 def test_the_cli_refuses_a_wrong_model_in_one_line(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "tabrl.cli", "import-policy", "--onnx", str(SOURCE), "--model", "CartpoleBalance",
+        [sys.executable, "-m", "tabrl_cli", "import-policy", "--onnx", str(SOURCE), "--model", "CartpoleBalance",
          "--out", str(tmp_path / "x")],
         capture_output=True, text=True, timeout=300,
     )

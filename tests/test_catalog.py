@@ -14,7 +14,7 @@ from PIL import Image
 
 from conftest import REPO
 
-TABRL = [sys.executable, "-m", "tabrl.cli"]
+TABRL = [sys.executable, "-m", "tabrl_cli"]
 REQUIRED = {
     "id", "name", "family", "observation_size", "action_size", "description",
     "thumbnail", "base_policy", "available", "unavailable_reason",
@@ -125,7 +125,7 @@ def _robot_pixels(model_id: str) -> tuple[np.ndarray, np.ndarray]:
     """The catalog's thumbnail, and a render of the same view with the robot hidden."""
     from tabrl.catalog import THUMBNAIL_SIZE, get_model
     from tabrl.playground import family_by_model, load_env
-    from tabrl.rendering import AZIMUTH_BY_FAMILY, framing_camera, initial_data, render_still, robot_geoms
+    from tabrl.frames import AZIMUTH_BY_FAMILY, framing_camera, initial_data, render_still, robot_geoms
 
     thumbnail = np.asarray(Image.open(get_model(model_id).thumbnail).convert("RGB")).astype(int)
     model = load_env(model_id).mj_model

@@ -1,4 +1,4 @@
-"""GPU placement of the trials and the `python -m tune_jobs` entry point (no GPU, no training)."""
+"""GPU placement of the trials and the Ray-job entry point (`python -m tabrl_cli train`) (no GPU, no training)."""
 
 from __future__ import annotations
 
@@ -46,8 +46,8 @@ def test_gpus_per_trial_rejects_nonsense(text):
         gpus_per_trial({"TABRL_GPUS_PER_TRIAL": text})
 
 
-def test_python_m_tune_jobs_help_and_bad_model():
-    run = lambda *args: subprocess.run([sys.executable, "-m", "tune_jobs", *args],  # noqa: E731
+def test_ray_job_entry_point_help_and_bad_model():
+    run = lambda *args: subprocess.run([sys.executable, "-m", "tabrl_cli", "train", *args],  # noqa: E731
                                        cwd=REPO, capture_output=True, text=True, timeout=300)
     shown = run("--help")
     assert shown.returncode == 0 and "--model" in shown.stdout and "--steps" in shown.stdout

@@ -1,4 +1,4 @@
-"""The executable store (tabrl/executables.py): a trial whose training program
+"""The executable store (tabrl/training/executables.py): a trial whose training program
 was compiled by another process loads it without tracing.
 
 Fast tests use a toy `jax.pmap` in this process; the CartpoleBalance test in
@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tabrl.executables import _signature, env_fingerprint, program_fingerprint, prune, stored_pmaps
+from tabrl.training.executables import _signature, env_fingerprint, program_fingerprint, prune, stored_pmaps
 
 
 def _double(x):
@@ -91,7 +91,7 @@ def test_options_are_part_of_the_key(tmp_path, options):
 
 
 def test_a_new_run_starts_loading_what_the_fingerprint_stored(tmp_path):
-    from tabrl.executables import _Store
+    from tabrl.training.executables import _Store
 
     _run(tmp_path)
     store = _Store(tmp_path, "fp")
@@ -107,7 +107,7 @@ def test_a_new_run_starts_loading_what_the_fingerprint_stored(tmp_path):
 _CACHED_THEN_STORED = """
 import sys
 import jax, jax.numpy as jnp, numpy as np
-from tabrl.executables import stored_pmaps
+from tabrl.training.executables import stored_pmaps
 from tabrl.training import enable_compilation_cache
 
 root, use_store = sys.argv[1], sys.argv[2] == "store"

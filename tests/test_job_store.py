@@ -37,3 +37,44 @@ def test_a_store_written_before_favourites_existed_still_opens_and_takes_one(tmp
     reopened = JobStore(path)  # what a server restart does
     assert reopened.get(job.job_id).favourite == 2
     assert [j.favourite for j in reopened.list()] == [2]
+
+
+def running_job(job_id: str, status: str = "training") -> JobView:
+    job = finished_job(job_id)
+    job.created_at = float(job_id[9:15])  # created in the order of their ids
+    job.status, job.stage = status, "training 3 approaches in parallel"
+    for trial in job.trials:
+        trial.status = "running"
+    job.trials[0].status = "succeeded"
+    return job
+
+
+def test_a_restart_requeues_cut_off_jobs_to_resume_and_ends_cancelled_ones(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    store.create(running_job("20261124-101010-aaaaaa"))
+    store.create(running_job("20261124-101011-bbbbbb", "rendering"))
+    store.create(running_job("20261124-101012-cccccc"))
+    store.request_cancel("20261124-101012-cccccc")
+    queued = finished_job("20261124-101013-dddddd")
+    queued.status, queued.created_at = "queued", 999_999.0
+    store.create(queued)
+
+    requeued, cancelled = JobStore(tmp_path / "jobs.sqlite3").requeue_cut_off()  # what a restart does
+    assert requeued == ["20261124-101010-aaaaaa", "20261124-101011-bbbbbb"]
+    assert cancelled == ["20261124-101012-cccccc"]
+    # Cut off first, so they start before the ones that were waiting.
+    assert store.ids_with_status("queued") == requeued + ["20261124-101013-dddddd"]
+    assert store.get(requeued[0]).stage == "resuming after a server restart"
+    gone = store.get("20261124-101012-cccccc")
+    assert gone.status == "cancelled" and gone.finished_at
+    assert [t.status for t in gone.trials] == ["succeeded", "cancelled", "cancelled"]  # the finished one stays
+
+
+def test_cancel_requests_are_per_job_and_survive_reopening(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    store.create(running_job("20261124-101010-aaaaaa"))
+    assert not store.cancel_requested("20261124-101010-aaaaaa")
+    store.request_cancel("20261124-101010-aaaaaa")
+    store.request_cancel("20261124-101010-aaaaaa")  # twice is once
+    assert JobStore(tmp_path / "jobs.sqlite3").cancel_requested("20261124-101010-aaaaaa")
+    assert not store.cancel_requested("20261124-101011-bbbbbb")

@@ -86,7 +86,7 @@ def test_cli_train_offline_says_why_in_seconds(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TABRL_MENAGERIE_DIR"}
     env.update(TABRL_DATA_DIR=str(tmp_path / "data"), MENAGERIE_BASE_URL="http://127.0.0.1:9/offline")
     start = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "tabrl.cli", "train", "--model", "G1JoystickFlatTerrain",
+    result = subprocess.run([sys.executable, "-m", "tabrl_cli", "train", "--model", "G1JoystickFlatTerrain",
                              "--prompt", "Walk like you're on the moon", "--steps", "2000"],
                             capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
     assert result.returncode == 2, result.stderr

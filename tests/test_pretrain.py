@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from tabrl.cli import main
+from tabrl_cli.main import main
 
 
 @pytest.mark.slow

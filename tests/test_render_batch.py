@@ -74,7 +74,7 @@ def test_a_batch_renders_in_parallel_with_reports(checkpoints, tmp_path):
 
 def test_measure_prints_a_checkpoints_report(checkpoints):
     env = {**os.environ}
-    result = subprocess.run([sys.executable, "-m", "tabrl.cli", "measure", "--checkpoint", str(checkpoints[0]),
+    result = subprocess.run([sys.executable, "-m", "tabrl_cli", "measure", "--checkpoint", str(checkpoints[0]),
                              "--seconds", "2", "--json"], capture_output=True, text=True, cwd=REPO, env=env,
                             timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -82,7 +82,7 @@ def test_measure_prints_a_checkpoints_report(checkpoints):
     assert report["report"]["frames"] == 60
     assert report["reference_policy"] == "zero action"
     assert report["intents"]["results"]
-    text = subprocess.run([sys.executable, "-m", "tabrl.cli", "measure", "--checkpoint", str(checkpoints[0]),
+    text = subprocess.run([sys.executable, "-m", "tabrl_cli", "measure", "--checkpoint", str(checkpoints[0]),
                            "--seconds", "2"], capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
     assert text.returncode == 0, text.stderr[-2000:]
     assert "travels" in text.stdout and "what changed" in text.stdout

@@ -134,8 +134,9 @@ def test_sample_states_come_from_the_real_environment():
 
 def test_bundled_caches_match_this_install():
     """The files that make a first `tabrl propose` fast must match the installed
-    Playground; after a version bump, run `python -m tabrl.rewards.cache`."""
-    from tabrl.rewards.cache import BUNDLED_DIR, BUNDLED_MODELS
+    Playground; after a version bump, run `python -m tabrl.rewards.bundle`."""
+    from tabrl.rewards.bundle import BUNDLED_MODELS
+    from tabrl.rewards.cache import BUNDLED_DIR
     from tabrl.rewards.families import known_model_ids, model_ids_name
     from tabrl.rewards.samples import samples_name
 
@@ -143,7 +144,7 @@ def test_bundled_caches_match_this_install():
     assert set(BUNDLED_MODELS) <= set(known_model_ids())
     for model_id in BUNDLED_MODELS:
         path = BUNDLED_DIR / samples_name(model_id)
-        assert path.is_file(), f"stale bundle for {model_id}: run python -m tabrl.rewards.cache"
+        assert path.is_file(), f"stale bundle for {model_id}: run python -m tabrl.rewards.bundle"
         with np.load(path) as stored:
             names = set(stored.files)
         assert names == {f.name for f in feature_catalog(model_id)} - {"clock_sin", "clock_cos"}

@@ -261,7 +261,7 @@ def test_cli_with_a_hostile_server_prints_safe_fallback_json(llm, tmp_path):
     marker = tmp_path / "pwned"
     llm.content = json.dumps({"approaches": hostile(str(marker))})
     result = subprocess.run(
-        [sys.executable, "-m", "tabrl.cli", "propose", "--model", GO1, "--prompt", "hack the planet", "--json"],
+        [sys.executable, "-m", "tabrl_cli", "propose", "--model", GO1, "--prompt", "hack the planet", "--json"],
         capture_output=True, text=True, timeout=120, env=dict(os.environ), cwd=REPO,
     )
     assert result.returncode == 0, result.stderr

@@ -150,7 +150,7 @@ def run_tabrl(*args: str) -> tuple[subprocess.CompletedProcess, float]:
     env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "tabrl.cli", *args], capture_output=True, text=True, timeout=300, env=env, cwd=REPO
+        [sys.executable, "-m", "tabrl_cli", *args], capture_output=True, text=True, timeout=300, env=env, cwd=REPO
     )
     return result, time.monotonic() - started
 

@@ -3,8 +3,9 @@
 One flow on CartpoleBalance (approaches -> batch -> live events -> three H.264
 videos that download and seek -> policy inference), Regenerate (variants) and
 the favourite of a finished job, bad inputs that must be 4xx, the queue
-(position, wait, 429), a restart during and after a job, and schemathesis
-against /openapi.json.
+(position, wait, 429), cancelling a queued and a running job, a restart during
+and after a job, and schemathesis against /openapi.json. A restart that resumes
+a job from its trials' snapshots: tests/test_serve_resume.py.
 """
 
 from __future__ import annotations
@@ -316,6 +317,40 @@ def _wait_for(api, job_id: str, statuses: set[str], timeout: float = 600) -> dic
     raise AssertionError(f"job {job_id} never reached {statuses}: {job}")
 
 
+TERMINAL = {"succeeded", "failed", "interrupted", "cancelled"}
+
+
+def test_cancel_a_queued_job_and_a_running_one(server, finished_job):
+    """A queued job is cancelled before it starts; a running job's trials stop and it ends cancelled.
+    The running one has a budget whose program is not compiled yet, so it cannot finish first."""
+    with server["server"].client() as api:
+        running = api.post("/api/training/batch", headers=AUTH, json={
+            "model_id": MODEL, "prompt": "Dance!", "num_steps": 200_000, "render": RENDER}).json()["job_id"]
+        waiting = api.post("/api/training/batch", headers=AUTH, json={
+            "model_id": MODEL, "prompt": "Dance!", "num_steps": STEPS, "render": RENDER}).json()["job_id"]
+        assert api.post(f"/api/training/jobs/{waiting}/cancel").status_code == 401  # a change needs the token
+        cancelled = api.post(f"/api/training/jobs/{waiting}/cancel", headers=AUTH)
+        assert cancelled.status_code == 202, cancelled.text
+        assert cancelled.json()["status"] == "cancelled" and cancelled.json()["finished_at"]
+        again = api.post(f"/api/training/jobs/{waiting}/cancel", headers=AUTH)
+        assert again.status_code == 409 and "finished" in again.json()["detail"]
+        assert api.post("/api/training/jobs/20990101-000000-abcdef/cancel", headers=AUTH).status_code == 404
+        done = api.post(f"/api/training/jobs/{finished_job['job_id']}/cancel", headers=AUTH)
+        assert done.status_code == 409 and "succeeded" in done.json()["detail"]
+
+        _wait_for(api, running, {"training"})
+        stopping = api.post(f"/api/training/jobs/{running}/cancel", headers=AUTH)
+        assert stopping.status_code == 202, stopping.text
+        assert stopping.json()["status"] == "training" and stopping.json()["stage"].startswith("cancelling")
+        job = _wait_for(api, running, TERMINAL, timeout=120)
+        assert job["status"] == "cancelled" and job["finished_at"], job
+        assert [t["status"] for t in job["trials"]] == ["cancelled"] * 3
+        never = api.get(f"/api/training/jobs/{waiting}").json()
+        assert never["status"] == "cancelled" and never["started_at"] is None  # it never started
+        assert api.get(f"/api/training/jobs/{finished_job['job_id']}").json()["status"] == "succeeded"
+        assert api.get("/api/health").json()["jobs_running"] == 0
+
+
 def test_queue_then_restart_during_and_after_jobs(server, env, finished_job, tmp_path):
     request = {"model_id": MODEL, "prompt": "Dance!", "num_steps": STEPS, "render": RENDER}
     with server["server"].client() as api:
@@ -342,8 +377,9 @@ def test_queue_then_restart_during_and_after_jobs(server, env, finished_job, tmp
         assert done["status"] == "succeeded" and [t["status"] for t in done["trials"]] == ["succeeded"] * 3
         assert done["favourite"] == 2  # kept across the restart
         assert api.get(done["trials"][0]["video_url"]).status_code == 200
-        cut = api.get(f"/api/training/jobs/{running}").json()
-        assert cut["status"] == "interrupted" and "restarted" in cut["error"]
+        cut = api.get(f"/api/training/jobs/{running}").json()  # resumed, first in the queue
+        assert cut["status"] in ("queued", "proposing", "training", "rendering", "succeeded"), cut
+        assert cut["error"] is None
         later = api.get(f"/api/training/jobs/{waiting.json()['job_id']}").json()
         assert later["status"] in ("queued", "proposing", "training")  # the queue carried over
         listed = [j["job_id"] for j in api.get("/api/training/jobs").json()["jobs"]]

@@ -22,7 +22,7 @@ and loaded from the executable store after that."""
 
 
 def tabrl(*args: str, timeout: float = 1500) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tabrl.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "tabrl_cli", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO, env=os.environ.copy())
 
 
@@ -85,6 +85,13 @@ def test_train_gives_three_synchronized_h264_videos(cartpole_job):
     assert list(stages) == ["propose", "start", "compile", "train", "render", "composite"]
     assert all(v >= 0 for v in stages.values()) and stages["train"] > 0 and stages["render"] > 0
     assert sum(stages.values()) - stages["propose"] <= job["seconds"] + 1
+    # Everything needed to make the same videos again: the run's settings and each trial's spec.
+    run = job["run"]
+    assert run["video"] == {"seconds": 10.0, "fps": 30, "width": 320, "height": 240, "seed": 0}
+    assert (run["model"], run["num_steps"], len(run["reset_key"])) == ("CartpoleBalance", STEPS, 2)
+    assert all(run["versions"][name] for name in ("tabrl", "jax", "brax", "playground", "mujoco"))
+    assert job["status"] == "succeeded" and job["source"] in ("offline", "llm", "fallback")
+    assert [a["index"] for a in job["approaches"]] == [0, 1, 2] and all(a["reward"]["terms"] for a in job["approaches"])
 
 
 @pytest.mark.slow
@@ -106,14 +113,16 @@ def test_a_trial_whose_reward_turns_nan_fails_alone(tmp_path):
     from tabrl.rewards import propose
     from tune_jobs import run_batch
 
-    specs = [a.reward for a in propose("CartpoleBalance", PROMPT).approaches]
+    approaches = propose("CartpoleBalance", PROMPT).approaches
+    spec = approaches[1].reward
     # model_copy(update=...) skips validation, as a spec corrupted after validation would.
-    nan_term = specs[1].terms[0].model_copy(update={"weight": float("nan")})
-    broken = specs[1].model_copy(update={"terms": [nan_term, *specs[1].terms[1:]]})
-    result = run_batch("CartpoleBalance", [specs[0], broken, specs[2]], 2000, tmp_path)
-    statuses = [t.status for t in result.trials]
-    assert statuses == ["succeeded", "failed", "succeeded"], result.trials
-    assert "non-finite" in result.trials[1].error or "NaN" in result.trials[1].error
+    nan_term = spec.terms[0].model_copy(update={"weight": float("nan")})
+    broken = spec.model_copy(update={"terms": [nan_term, *spec.terms[1:]]})
+    approaches[1] = approaches[1].model_copy(update={"reward": broken})
+    trials = run_batch("CartpoleBalance", approaches, 2000, tmp_path)
+    statuses = [t.status for t in trials]
+    assert statuses == ["succeeded", "failed", "succeeded"], trials
+    assert "non-finite" in trials[1].error or "NaN" in trials[1].error
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from serve_fixture import api_server as _session_api_server  # noqa: F401  (a py
 from streamlit.testing.v1 import AppTest
 
 from serve_app.schemas import Estimate, JobList, JobView, ModelList, RenderOptions, TrialView
-from serve_app.store import JobStore
+from serve_app.store import JobStore, mark_cancelled
 from streamlit_ui import logic
 
 APP = Path(__file__).resolve().parents[1] / "streamlit_ui" / "app.py"
@@ -253,8 +253,36 @@ def test_the_favourite_of_a_trained_job_is_saved_through_the_api(app, api_server
     assert "⭐" not in app.button(key=f"history_{job.job_id}").label
 
 
+def test_a_running_job_is_cancelled_from_the_page(app, api_server, request):
+    if os.environ.get("TABRL_TEST_API_URL"):
+        pytest.skip("needs the session's own job store to hold a running job")
+    store = JobStore(request.getfixturevalue("api_job_store"))
+    job = finished_job()
+    job.status, job.stage, job.finished_at = "training", "training 3 approaches in parallel", None
+    for trial in job.trials:
+        trial.status, trial.env_steps, trial.fraction = "running", 500, 0.25
+    store.create(job)  # as if it trained here (its trials stopping for real: tests/test_serve.py)
+    try:
+        app.query_params["job"] = job.job_id
+        run(app)
+        cancel = app.button(key="cancel")
+        assert "Cancel" in cancel.label and not cancel.disabled
+        cancel.click()
+        run(app)
+        assert not app.error, [e.value for e in app.error]
+        view = httpx.get(f"{api_server}/api/training/jobs/{job.job_id}", timeout=30).json()
+        assert view["status"] == "training" and view["stage"].startswith("cancelling")  # asked, through the API
+        assert store.cancel_requested(job.job_id)
+        store.update(job.job_id, mark_cancelled)  # what the runner does once the trials have stopped
+        run(app)
+        assert any("cancelled" in w.value for w in app.warning)
+        assert not [b for b in app.button if b.key == "cancel"]  # a finished job has nothing to cancel
+    finally:
+        store.update(job.job_id, lambda view: None if view.status == "cancelled" else mark_cancelled(view))
+
+
 def finished_job() -> JobView:
-    from tune_jobs.pipeline import new_job_id
+    from tabrl.job_layout import new_job_id
 
     trials = [TrialView(index=i, name=f"Approach {i}", description="d", status="succeeded", num_steps=2000,
                         fraction=1.0, env_steps=2000) for i in range(3)]

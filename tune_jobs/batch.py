@@ -5,6 +5,14 @@ driver-side Tune callback forwards them to whoever asked (the CLI's progress
 bars, the Serve app's job store). A trial that raises fails alone: Tune keeps
 the others running (`fail_fast=False`, no retries), and its error is in the
 outcome.
+
+Cancelling: `cancelled`, a callable, is read by a `tune.Stopper` between reports;
+once it says yes every running trial stops, and those that had finished keep their
+checkpoints. Resuming: with `snapshot_every_s`, each trial hands Tune a complete
+snapshot of its training every so often (`tune.report(..., checkpoint=...)`); a
+batch started again with `resume=True` restores the Tuner run from its storage
+(`tune.Tuner.restore`), and each unfinished trial continues from its last snapshot
+(`tune.get_checkpoint()` -> `train_approach(resume_from=...)`).
 """
 
 from __future__ import annotations
@@ -17,28 +25,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 import ray
 from ray import tune
 
 from tabrl.errors import error_line
+from tabrl.job_layout import TUNE_EXPERIMENT, JobLayout
+from tabrl.rewards.spec import Approach
 from tabrl.settings import compile_cache_dir
 from tabrl.training import Progress, TrainResult
+from tabrl.job_results import TrialMetrics, TrialResult
 
 ProgressHandler = Callable[[int, Progress], None]
-
-
-class TrialOutcome(BaseModel):
-    index: int
-    status: str  # "succeeded" | "failed"
-    result: TrainResult | None = None
-    error: str | None = None
-
-
-class BatchResult(BaseModel):
-    storage: str
-    trials: list[TrialOutcome]
 
 
 def ensure_ray(address: str | None = None, attempts: int = 3) -> None:
@@ -97,42 +94,80 @@ def trial_resources(cluster: dict[str, float], n_trials: int, gpus: float | None
 
 def _train_trial(config: dict[str, Any], approaches=None, settings=None) -> None:
     """The Tune trainable (runs in a Ray worker)."""
-    from tabrl.rewards.spec import RewardSpec
+    from contextlib import nullcontext
+
     from tabrl.training import train_approach
 
     index = config["index"]
-    spec = approaches[index]
-    if spec is not None and not isinstance(spec, RewardSpec):
-        spec = RewardSpec.model_validate(spec)
+    layout = JobLayout(Path(settings["out_dir"]))
 
     def report(progress: Progress) -> None:
         tune.report({"progress": progress.model_dump(mode="json"), "env_steps": progress.env_steps,
                      "episode_reward": progress.episode_reward})
 
-    result = train_approach(
-        settings["model_id"], spec,
-        num_steps=settings["num_steps"],
-        out_dir=Path(settings["out_dir"]) / f"approach-{index}" / "checkpoint",
-        progress=report,
-        base_checkpoint=Path(settings["base_checkpoint"]) if settings.get("base_checkpoint") else None,
-        seed=settings.get("seed", 0),
-        compile_cache=Path(settings["compile_cache"]),
-    )
+    def snapshot(env_steps: int, path: Path) -> None:
+        tune.report({"env_steps": env_steps, "snapshot": env_steps},
+                    checkpoint=tune.Checkpoint.from_directory(str(path)))
+
+    snapshots = {}
+    if settings.get("snapshot_every_s") is not None:
+        snapshots = {"snapshot": snapshot, "snapshot_dir": layout.snapshots(index),
+                     "snapshot_every_s": settings["snapshot_every_s"]}
+    restored = tune.get_checkpoint()
+    with (restored.as_directory() if restored is not None else nullcontext(None)) as resume_from:
+        if resume_from is not None:
+            snapshots["resume_from"] = Path(resume_from)
+        result = train_approach(
+            settings["model_id"], approaches[index].reward,
+            num_steps=settings["num_steps"],
+            out_dir=layout.checkpoint(index),
+            progress=report,
+            base_checkpoint=Path(settings["base_checkpoint"]) if settings.get("base_checkpoint") else None,
+            seed=settings.get("seed", 0),
+            compile_cache=Path(settings["compile_cache"]),
+            **snapshots,
+        )
     tune.report({"result": result.model_dump(mode="json"), "env_steps": result.env_steps, "done": True})
 
 
+# Tune pickles its callbacks and stopper with the run (tuner.pkl) and brings those copies back
+# on a restore; they hold only a key and find the live handlers here, registered by `run_batch`.
+_HANDLERS: dict[str, ProgressHandler | None] = {}
+_CANCELLED: dict[str, Callable[[], bool] | None] = {}
+
+
 class _ForwardProgress(tune.Callback):
-    def __init__(self, handler: ProgressHandler | None):
-        self.handler = handler
+    def __init__(self, key: str):
+        self.key = key
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        if self.handler is not None and "progress" in result:
-            self.handler(trial.config["index"], Progress.model_validate(result["progress"]))
+        handler = _HANDLERS.get(self.key)
+        if handler is not None and "progress" in result:
+            handler(trial.config["index"], Progress.model_validate(result["progress"]))
+
+
+class _CancelStopper(tune.Stopper):
+    """Stops every trial once the batch's `cancelled()` says so (checked between reports)."""
+
+    def __init__(self, key: str):
+        self.key = key
+
+    def __call__(self, trial_id, result) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        cancelled = _CANCELLED.get(self.key)
+        return bool(cancelled is not None and cancelled())
+
+
+def tune_experiment(layout: JobLayout, storage_path: str | None = None) -> str:
+    """Where the batch's Tuner run lives (what `tune.Tuner.restore` reads)."""
+    return f"{(storage_path or str(layout.tune)).rstrip('/')}/{TUNE_EXPERIMENT}"
 
 
 def run_batch(
     model_id: str,
-    specs: list,
+    approaches: list[Approach],
     num_steps: int,
     out_dir: Path,
     *,
@@ -142,47 +177,60 @@ def run_batch(
     storage_path: str | None = None,
     compile_cache: Path | None = None,
     seed: int = 0,
-) -> BatchResult:
-    """Train every spec of `specs` as a concurrent Tune trial; never raises for a failed trial.
+    cancelled: Callable[[], bool] | None = None,
+    snapshot_every_s: float | None = None,
+    resume: bool = False,
+) -> list[TrialResult]:
+    """Train every approach as a concurrent Tune trial; never raises for a failed trial.
 
-    `storage_path` is where Tune keeps its results: a folder (default:
-    `out_dir/tune`) or `s3://...` / `gs://...` on a cluster. `compile_cache` is
-    the folder of JAX's persistent compilation cache and TabRL's executable
-    store, shared by the trials and by later batches (default:
-    `tabrl.settings.compile_cache_dir()`): the approaches of a batch share one
-    training program, compiled by the first trial while the others wait
-    (`tabrl.training.CompileLock`) and then load it ready-made.
+    `out_dir` is the job's folder (`tabrl.job_layout`). `storage_path` is where Tune
+    keeps its results: a folder (default: the job's `tune/`) or `s3://...` / `gs://...`
+    on a cluster. `compile_cache` is the folder of JAX's persistent compilation cache
+    and TabRL's executable store, shared by the trials and by later batches (default:
+    `tabrl.settings.compile_cache_dir()`): the approaches of a batch share one training
+    program, compiled by the first trial while the others wait and then loaded
+    ready-made. `resume`: continue the batch's earlier Tuner run when its storage has one.
+    The results carry status, checkpoint, metrics or error; video and behaviour are the
+    pipeline's to fill in.
     """
     # Tune's automatic CSV/JSON/TensorBoard loggers would choke on the nested
     # progress history; TabRL's record is the checkpoint's config.json.
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     ensure_ray()
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    layout = JobLayout(Path(out_dir).resolve())
+    layout.root.mkdir(parents=True, exist_ok=True)
     settings = {
         "model_id": model_id,
         "num_steps": num_steps,
-        "out_dir": str(out_dir),
+        "out_dir": str(layout.root),
         "base_checkpoint": str(base_checkpoint) if base_checkpoint else None,
         "compile_cache": str(compile_cache or compile_cache_dir()),
         "seed": seed,
+        "snapshot_every_s": snapshot_every_s,
     }
-    # The specs travel pickled through Ray's object store, exactly as given.
-    trainable = tune.with_parameters(_train_trial, approaches=list(specs), settings=settings)
-    trainable = tune.with_resources(trainable, resources_per_trial or default_resources(len(specs)))
-    storage = storage_path or str(out_dir / "tune")
-    tuner = tune.Tuner(
-        trainable,
-        param_space={"index": tune.grid_search(list(range(len(specs))))},
-        tune_config=tune.TuneConfig(max_concurrent_trials=len(specs), reuse_actors=False),
-        run_config=tune.RunConfig(
-            name="batch",
-            storage_path=storage,
-            callbacks=[_ForwardProgress(on_progress)],
-            failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
-            verbose=0,
-        ),
-    )
+    # The approaches travel pickled through Ray's object store, typed, exactly as given.
+    trainable = tune.with_parameters(_train_trial, approaches=list(approaches), settings=settings)
+    trainable = tune.with_resources(trainable, resources_per_trial or default_resources(len(approaches)))
+    key = str(layout.root)
+    _HANDLERS[key], _CANCELLED[key] = on_progress, cancelled
+    experiment = tune_experiment(layout, storage_path)
+    if resume and tune.Tuner.can_restore(experiment):
+        tuner = tune.Tuner.restore(experiment, trainable=trainable, resume_unfinished=True, resume_errored=True)
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"index": tune.grid_search(list(range(len(approaches))))},
+            tune_config=tune.TuneConfig(max_concurrent_trials=len(approaches), reuse_actors=False),
+            run_config=tune.RunConfig(
+                name=TUNE_EXPERIMENT,
+                storage_path=experiment.rsplit("/", 1)[0],
+                callbacks=[_ForwardProgress(key)],
+                stop=_CancelStopper(key),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+                verbose=0,
+            ),
+        )
     # With those loggers off, Tune's ResultGrid warns that it found no result.json or
     # progress.csv to build per-trial dataframes from; TabRL reads each trial's last
     # reported result instead, so the warning only alarms the person reading the log.
@@ -193,13 +241,25 @@ def run_batch(
         grid = tuner.fit()
     finally:
         analysis_log.setLevel(level)
-    outcomes = []
+        _HANDLERS.pop(key, None), _CANCELLED.pop(key, None)
+    stopped = cancelled is not None and cancelled()
+    results = [TrialResult(index=i, name=a.name, description=a.description, reward=a.reward,
+                           status="cancelled" if stopped else "failed",
+                           error="cancelled" if stopped else "the trial never started")
+               for i, a in enumerate(approaches)]
     for trial_result in grid:
-        index = trial_result.config["index"]
-        if trial_result.error is None and trial_result.metrics.get("done"):
-            outcomes.append(TrialOutcome(index=index, status="succeeded",
-                                         result=TrainResult.model_validate(trial_result.metrics["result"])))
+        if not trial_result.config:  # stopped before it started (a cancel)
+            continue
+        result = results[trial_result.config["index"]]
+        result.status, result.error = "failed", None
+        if trial_result.error is None and (trial_result.metrics or {}).get("done"):
+            train = TrainResult.model_validate(trial_result.metrics["result"])
+            result.status, result.checkpoint = "succeeded", train.checkpoint
+            result.metrics = TrialMetrics(final_reward=train.final_reward, train_seconds=train.train_seconds,
+                                          compile_seconds=train.compile_seconds, env_steps=train.env_steps,
+                                          env_steps_per_second=train.env_steps_per_second)
+        elif stopped and trial_result.error is None:
+            result.status, result.error = "cancelled", "cancelled"
         else:
-            error = error_line(trial_result.error, "the trial ended without a result")
-            outcomes.append(TrialOutcome(index=index, status="failed", error=error))
-    return BatchResult(storage=storage, trials=sorted(outcomes, key=lambda o: o.index))
+            result.error = error_line(trial_result.error, "the trial ended without a result")
+    return results

@@ -42,7 +42,9 @@ UPRIGHT_GOAL = 0.9
 def run_behaviour_bench(out: Path, *, model: str = "Go1JoystickFlatTerrain", steps: int | None = None,
                         prompts: tuple[str, ...] = EXAMPLE_PROMPTS + OWN_PROMPTS,
                         size: tuple[int, int] = (320, 240), base_only: bool = False, demos: Path | None = None,
-                        log=print) -> dict:
+                        write_demo=None, log=print) -> dict:
+    """`demos`: keep each trained job there as a ready-made demo, its job.json written by
+    `write_demo` (`serve_app.demos.write_demo`: the API's format, which this layer does not import)."""
     from tabrl.catalog import base_policy_dir, get_model
     from tabrl.presets import preset_steps
 
@@ -51,16 +53,18 @@ def run_behaviour_bench(out: Path, *, model: str = "Go1JoystickFlatTerrain", ste
     base = base_policy_dir(model)
     steps = 0 if base_only else (steps or preset_steps("Standard", get_model(model).family,
                                                        fine_tune=base is not None))
+    if demos is not None and write_demo is None:
+        raise ValueError("demos needs write_demo to write each demo's job.json")
     jobs = base_only_jobs(model, prompts, log) if base_only else _trained_jobs(model, prompts, steps, size, log,
-                                                                              demos)
+                                                                              demos, write_demo)
     return _write(out, model, steps, base, jobs, size)
 
 
-def _trained_jobs(model: str, prompts, steps: int, size, log, demos: Path | None) -> list[dict]:
-    """Each prompt as a real job, written as a ready-made demo (`streamlit_ui.make_demos`):
+def _trained_jobs(model: str, prompts, steps: int, size, log, demos: Path | None, write_demo) -> list[dict]:
+    """Each prompt as a real job, trained as a ready-made demo (`tune_jobs.demos`):
     into `demos` when given (the committed demos are made this way), else a temporary folder."""
-    from streamlit_ui.make_demos import make_demo
     from tabrl.rewards.proposers import propose_offline
+    from tune_jobs.demos import train_demo
     from tune_jobs.batch import ensure_ray
 
     ensure_ray()
@@ -70,10 +74,12 @@ def _trained_jobs(model: str, prompts, steps: int, size, log, demos: Path | None
         log(f"{prompt!r}: {steps:,} steps per approach...")
         proposal = propose_offline(model, prompt)
         started = time.monotonic()
-        job_dir = make_demo(model, prompt, steps, root, size=size, proposal=proposal)
-        view = json.loads((job_dir / "job.json").read_text())
+        run = train_demo(model, prompt, steps, root, size=size, proposal=proposal)
+        if write_demo is not None:
+            write_demo(run)
+        job_dir, view = run.folder, run.result.model_dump(mode="json")
         rows = []
-        for approach, trial in zip(proposal.approaches, view["trials"]):
+        for approach, trial in zip(proposal.approaches, view["approaches"]):
             b = trial.get("behaviour") or {}
             intents = b.get("intents") or {}
             rows.append({

@@ -355,9 +355,9 @@ def catalog_for_env(env, family: str | None = None) -> list[FeatureInfo]:
 
 
 def _family_of_env(env) -> str:
-    from mujoco_playground._src.locomotion.go1 import base as go1_base
+    from tabrl.internals import is_go1
 
-    return "go1" if isinstance(getattr(env, "unwrapped", env), go1_base.Go1Env) else "generic"
+    return "go1" if is_go1(env) else "generic"
 
 
 def make_extractor(env) -> Extractor:

@@ -22,6 +22,14 @@ def _print_json(payload) -> None:
     sys.stdout.write("\n")
 
 
+def _print_record(args: argparse.Namespace, record: dict, line: str) -> None:
+    """The record as JSON with `--json`, else one line for a person."""
+    if args.json:
+        _print_json(record)
+    else:
+        print(line)
+
+
 # --- tabrl models -------------------------------------------------------------
 
 
@@ -160,39 +168,41 @@ def _cmd_train(args: argparse.Namespace) -> None:
     base = base_policy_dir(args.model) if args.base_policy is not False else None
     if args.base_policy and base is None:
         raise UserError(f"{args.model} has no base policy; run with --no-base-policy")
+    from tabrl.job_layout import JobLayout, new_job_id
+    from tabrl.job_results import VideoOptions
     from tabrl.policy_report import format_behaviour
-    from tabrl.rewards import propose
-    from tabrl.stages import StageClock
-    from tune_jobs.pipeline import new_job_id, train_and_render
+    from tune_jobs.pipeline import JobEvents, JobRequest, run_job
 
     job_id = new_job_id()
     out = Path(args.out) if args.out else data_dir() / "jobs" / job_id
-    clock = StageClock()
-    with clock.stage("propose"):
-        proposal = propose(args.model, args.prompt)
-    for warning in proposal.warnings:
-        print(f"note: {warning}", file=sys.stderr)
-    bars = [
-        tqdm(total=args.steps, desc=a.name[:28].ljust(28), position=i, unit="step",
-             file=sys.stderr, dynamic_ncols=True, disable=None)
-        for i, a in enumerate(proposal.approaches)
-    ]
+    bars: list = []
 
-    def on_progress(index: int, progress) -> None:
-        bar = bars[index]
-        bar.update(max(0, min(progress.env_steps, bar.total) - bar.n))
-        if progress.episode_reward is not None:
-            bar.set_postfix(reward=f"{progress.episode_reward:.3g}")
+    class Terminal(JobEvents):
+        """Progress bars on stderr, one per approach (one line when stderr is not a terminal)."""
 
-    if all(bar.disable for bar in bars):  # not a terminal: one line instead of bars
-        print(f"training {len(bars)} approaches of {args.model} for {args.steps:,} steps each...", file=sys.stderr)
+        def proposed(self, proposal) -> None:
+            for warning in proposal.warnings:
+                print(f"note: {warning}", file=sys.stderr)
+            bars.extend(
+                tqdm(total=args.steps, desc=a.name[:28].ljust(28), position=i, unit="step",
+                     file=sys.stderr, dynamic_ncols=True, disable=None)
+                for i, a in enumerate(proposal.approaches))
+            if all(bar.disable for bar in bars):
+                print(f"training {len(bars)} approaches of {args.model} for {args.steps:,} steps each...",
+                      file=sys.stderr)
+
+        def progress(self, index: int, progress) -> None:
+            bar = bars[index]
+            bar.update(max(0, min(progress.env_steps, bar.total) - bar.n))
+            if progress.episode_reward is not None:
+                bar.set_postfix(reward=f"{progress.episode_reward:.3g}")
+
+    request = JobRequest(job_id=job_id, model=args.model, prompt=args.prompt, num_steps=args.steps, out_dir=out,
+                         base_checkpoint=base, video=VideoOptions(seconds=args.seconds, width=args.size[0],
+                                                                  height=args.size[1], seed=args.seed))
     # Ray Tune prints its own tables; stdout is kept for the result (--json).
     with contextlib.redirect_stdout(sys.stderr):
-        result = train_and_render(
-            args.model, proposal.prompt, proposal.approaches, args.steps, out, job_id=job_id,
-            base_checkpoint=base, on_progress=on_progress, video_seconds=args.seconds,
-            size=args.size, seed=args.seed, clock=clock,
-        )
+        result = run_job(request, events=Terminal())
     for bar in bars:
         bar.close()
     if args.json:
@@ -209,7 +219,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
               f"distance {d.minimum:.2f}, 1 = visibly different)")
     print(f"composite: {result.composite}")
     print("time: " + ", ".join(f"{s.name} {s.seconds:.0f} s" for s in result.stages) + f" ({sum(s.seconds for s in result.stages):.0f} s in all)")
-    print(f"job: {out / 'job.json'}")
+    print(f"job: {JobLayout(out).record}")
 
 
 def _add_train(sub) -> None:
@@ -320,32 +330,34 @@ def _cmd_pretrain(args: argparse.Namespace) -> None:
         print(f"  {progress.env_steps:>12,} steps  reward {reward}  {progress.elapsed_seconds:.0f} s", file=sys.stderr)
 
     record = pretrain(args.model, out, steps, seed=args.seed, progress=on_progress, recipe=args.recipe)
-    if args.json:
-        _print_json(record)
-    else:
-        print(f"{out}: {record['env_steps']:,} steps in {record['seconds']:.0f} s on {record['device']}, "
-              f"final reward {record['final_reward']}")
+    _print_record(args, record, f"{out}: {record['env_steps']:,} steps in {record['seconds']:.0f} s on "
+                                f"{record['device']}, final reward {record['final_reward']}")
 
 
 def _add_pretrain(sub) -> None:
-    p = sub.add_parser("pretrain", help="train a model's base policy on its own reward (a GPU job at full size)")
-    p.add_argument("--model", required=True, help="a Playground model id, e.g. Go1JoystickFlatTerrain")
+    p = _base_policy_parser(sub, "pretrain", _cmd_pretrain,
+                            help="train a model's base policy on its own reward (a GPU job at full size)",
+                            model_help="a Playground model id, e.g. Go1JoystickFlatTerrain",
+                            json_help="print the training record as JSON")
     p.add_argument("--steps", type=int, help="environment steps (default: Playground's recipe, 200M for Go1)")
-    _base_out_arguments(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--recipe", action=argparse.BooleanOptionalAction, default=None,
                    help="Playground's PPO config as it is (default on a GPU) or TabRL's budget-scaled one "
                         "(--no-recipe, default on a CPU)")
-    p.add_argument("--json", action="store_true", help="print the training record as JSON")
-    p.set_defaults(func=_cmd_pretrain)
 
 
 # --- tabrl import-policy (base policies from Playground's ONNX files) ----------------------
 
 
-def _base_out_arguments(p) -> None:
+def _base_policy_parser(sub, name: str, func, *, help: str, model_help: str, json_help: str):
+    """A subcommand that writes a model's base policy: --model, --out, --force, --json."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument("--model", required=True, help=model_help)
     p.add_argument("--out", help="checkpoint folder (default: tabrl/base_policies/MODEL, what the catalog uses)")
     p.add_argument("--force", action="store_true", help="replace a checkpoint already in --out")
+    p.add_argument("--json", action="store_true", help=json_help)
+    p.set_defaults(func=func)
+    return p
 
 
 def _base_out(args: argparse.Namespace) -> Path:
@@ -370,20 +382,16 @@ def _cmd_import_policy(args: argparse.Namespace) -> None:
         record = import_policy(onnx_path, args.model, out)
     except PolicyFileError as error:
         raise UserError(str(error)) from None
-    if args.json:
-        _print_json(record)
-    else:
-        print(f"{out}: from {record['source']} ({record['license']}); check: max abs difference "
-              f"{record['check']['max_abs_difference']:.1e} against the ONNX graph")
+    _print_record(args, record, f"{out}: from {record['source']} ({record['license']}); check: max abs "
+                                f"difference {record['check']['max_abs_difference']:.1e} against the ONNX graph")
 
 
 def _add_import_policy(sub) -> None:
-    p = sub.add_parser("import-policy", help="make a MuJoCo Playground ONNX policy a model's base policy")
+    p = _base_policy_parser(sub, "import-policy", _cmd_import_policy,
+                            help="make a MuJoCo Playground ONNX policy a model's base policy",
+                            model_help="the Playground model it was trained on",
+                            json_help="print the provenance record as JSON")
     p.add_argument("--onnx", required=True, help="a policy Playground publishes, e.g. go1_policy.onnx")
-    p.add_argument("--model", required=True, help="the Playground model it was trained on")
-    _base_out_arguments(p)
-    p.add_argument("--json", action="store_true", help="print the provenance record as JSON")
-    p.set_defaults(func=_cmd_import_policy)
 
 
 # --- tabrl bench ----------------------------------------------------------------------
@@ -391,6 +399,7 @@ def _add_import_policy(sub) -> None:
 
 def _cmd_bench(args: argparse.Namespace) -> None:
     if args.behaviour:
+        from serve_app.demos import write_demo
         from tune_jobs.behaviour_bench import EXAMPLE_PROMPTS, run_behaviour_bench
 
         out = Path(args.out if args.out != "BENCHMARKS.md" else "BEHAVIOUR.md")
@@ -398,7 +407,7 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         record = run_behaviour_bench(out, model=args.model if args.model != "CartpoleBalance" else
                                      "Go1JoystickFlatTerrain", steps=args.behaviour_steps,
                                      **({"prompts": prompts} if prompts else {}), base_only=args.base_only,
-                                     demos=Path(args.demos) if args.demos else None,
+                                     demos=Path(args.demos) if args.demos else None, write_demo=write_demo,
                                      log=lambda line: print(line, file=sys.stderr, flush=True))
         print(out)
         for job in record["jobs"]:

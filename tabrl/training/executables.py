@@ -43,6 +43,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tabrl.internals import bypassing_jax_cache, env_config, prepare_custom_calls, replaced_pmap
+
 STORE_FORMAT = 1
 STORE_MAX_BYTES = 2 << 30
 LIBRARIES = ("jax", "jaxlib", "brax", "mujoco", "mujoco-mjx", "playground", "flax", "optax")
@@ -52,7 +54,7 @@ LIBRARIES = ("jax", "jaxlib", "brax", "mujoco", "mujoco-mjx", "playground", "fla
 def code_fingerprint() -> str:
     """TabRL's own Python source and the versions of the libraries that build the program."""
     digest = hashlib.sha256()
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]  # the tabrl package
     for path in sorted(root.rglob("*.py")):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
@@ -76,7 +78,7 @@ def env_fingerprint(env: Any) -> str:
         buffer = np.zeros(mujoco.mj_sizeModel(model), dtype=np.uint8)
         mujoco.mj_saveModel(model, None, buffer)
         digest.update(buffer.tobytes())
-    config = getattr(env, "_config", None)
+    config = env_config(env)
     if config is not None:
         to_json = getattr(config, "to_json_best_effort", None) or getattr(config, "to_json", None)
         digest.update((to_json(sort_keys=True) if to_json else repr(config)).encode())
@@ -192,7 +194,7 @@ class _Store:
         keys = [k for k in keys if self.path(k).exists()]
         if not keys:
             return
-        _prepare_custom_calls()
+        prepare_custom_calls()
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tabrl-load-ahead")
         self._ahead = {k: self._pool.submit(_deserialize, self.path(k)) for k in keys}
 
@@ -208,7 +210,7 @@ class _Store:
             if ahead is not None:
                 compiled = ahead.result()
             elif path.exists():
-                _prepare_custom_calls()
+                prepare_custom_calls()
                 compiled = _deserialize(path)
             else:
                 return None
@@ -260,49 +262,10 @@ class _Stored:
         compiled = self._store.load(key)
         if compiled is None:
             lowered = self._transformed.lower(*args)
-            with _bypassing_jax_cache():
+            with bypassing_jax_cache():
                 compiled = lowered.compile()
             self._store.save(key, compiled)
         return compiled
-
-
-@contextlib.contextmanager
-def _bypassing_jax_cache() -> Iterator[None]:
-    """Compile for real, neither reading nor writing JAX's persistent cache.
-
-    Why: an XLA:CPU executable that JAX loaded from its persistent cache does not
-    serialize whole again. Stored that way, it loads, then fails when run
-    ("NOT_FOUND: Function slice_add_fusion.4 not found"; measured with a JAX cache
-    filled before the store existed). A program compiled here is serialized straight
-    from XLA's compile. JAX's switch is read once per process, hence the resets.
-    """
-    import jax
-    from jax._src import compilation_cache
-
-    before = jax.config.jax_enable_compilation_cache
-    compilation_cache.reset_cache()
-    jax.config.update("jax_enable_compilation_cache", False)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_compilation_cache", before)
-        compilation_cache.reset_cache()
-
-
-def _prepare_custom_calls() -> None:
-    """Set up what lowering would have set up for a loaded executable's custom calls.
-
-    On the CPU, jaxlib resolves its LAPACK kernels (MJX's Cholesky solves call
-    them) only when a program using them is lowered; a process that loads such
-    an executable without ever lowering one would jump to a null kernel and
-    crash (measured: a segfault in the first reset). GPU kernels are registered
-    when the GPU plugin loads.
-    """
-    try:
-        from jaxlib import lapack
-    except ImportError:
-        return
-    lapack._lapack.initialize()
 
 
 def prune(store: Path, max_bytes: int = STORE_MAX_BYTES) -> None:
@@ -352,11 +315,10 @@ def stored_pmaps(store: Path, fingerprint: str) -> Iterator[StoreCounter]:
         return _Stored(original, fun, options, run)
 
     run.load_ahead()
-    jax.pmap = pmap
     _active.append(run)
     try:
-        yield run.counter
+        with replaced_pmap(pmap):
+            yield run.counter
     finally:
         _active.pop()
-        jax.pmap = original
         run.close()

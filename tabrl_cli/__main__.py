@@ -1,0 +1,5 @@
+import sys
+
+from tabrl_cli.main import main
+
+sys.exit(main())
