@@ -298,7 +298,8 @@ class Api:
         return s.Health(status="ok", version=__version__, ray_cpus=resources.get("CPU", 0),
                         ray_gpus=resources.get("GPU", 0),
                         jobs_running=sum(counts.get(x, 0) for x in ACTIVE_STATUSES),
-                        jobs_queued=counts.get("queued", 0))
+                        jobs_queued=counts.get("queued", 0),
+                        warming=await _call(self.coordinator.warm_status))
 
     @app.get("/api/playground/models", response_model=s.ModelList)
     async def models(self) -> s.ModelList:

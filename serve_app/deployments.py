@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ray import serve
 
-from serve_app.schemas import JobView
+from serve_app.schemas import JobView, WarmStatus
 from serve_app.settings import ServeSettings, load_settings
 from serve_app.store import ACTIVE_STATUSES, JobStore, mark_cancelled
 from tabrl.errors import error_line
@@ -62,6 +62,12 @@ class Renderer:
         )
         return {"videos": [v.model_dump() for v in videos], "composite": str(composite) if composite else None,
                 "stages": [s.model_dump() for s in clock.stages]}
+
+    def warm(self, model_id: str, num_steps: int, seconds: float = 10.0, fps: int = 30) -> float:
+        """Compile the model's video rollout in this replica, where the jobs' rollouts run."""
+        from tabrl.warm import warm_rendering
+
+        return warm_rendering(model_id, num_steps, seconds=seconds, fps=fps)
 
     def render_one(self, checkpoint: str, out: str, seconds: float, fps: int, width: int, height: int,
                    seed: int) -> int:
@@ -157,7 +163,40 @@ class TrainingCoordinator:
             log.warning("resuming %d job(s) a restart cut off: %s", len(requeued), requeued)
         if cancelled:
             log.warning("cancelled %d job(s) cut off with a cancel request: %s", len(cancelled), cancelled)
+        self.warming: dict[str, WarmStatus] = {
+            model: WarmStatus(model_id=model, num_steps=steps, state="waiting", stage="waiting to start")
+            for model, steps in self.settings.warm}
+        if self.warming:
+            threading.Thread(target=self._warm, name="tabrl-warm", daemon=True).start()
         threading.Thread(target=self._loop, name="tabrl-queue", daemon=True).start()
+
+    def warm_status(self) -> list[dict]:
+        return [status.model_dump() for status in self.warming.values()]
+
+    def _warm(self) -> None:
+        """Compile each `TABRL_WARM` model's programs, one model after the other: its training
+        round as a Ray task (no CPU reserved: the trials' share stays whole), then its
+        rollout in the renderer replica."""
+        import ray
+
+        from tabrl.warm import warm_steps, warm_training
+
+        for model, steps in self.settings.warm:
+            status = self.warming[model]
+            started = time.monotonic()
+            try:
+                status.num_steps = steps or warm_steps(model)
+                status.state, status.stage = "warming", "compiling its training program"
+                task = ray.remote(num_cpus=0, max_retries=0)(warm_training)
+                report = ray.get(task.remote(model, status.num_steps))
+                status.executables_compiled = report.executables_compiled
+                status.stage = "compiling its video rollout"
+                self.renderer.warm.remote(model, status.num_steps).result()
+                status.state, status.stage = "ready", "ready"
+            except Exception as error:  # a failed warm-up costs the first job its compile, nothing more
+                log.warning("warming %s failed: %s", model, error_line(error))
+                status.state, status.stage, status.error = "failed", "failed", error_line(error)
+            status.seconds = round(time.monotonic() - started, 1)
 
     def submit(self, job: dict) -> dict:
         """Queue a job (a JobView as a dict); raises ClientError(429) when the queue is full."""

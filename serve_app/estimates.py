@@ -2,8 +2,10 @@
 
 A batch's PPO run for `num_steps` uses `scaled_ppo_config`'s env count and
 step total; the estimate takes the finished trials of the same model and
-accelerator kind whose env count is nearest, and adds their median compile
-seconds, `steps / median env-steps/s`, and their median render seconds.
+accelerator kind whose env count is nearest, and adds the stages a job's wall
+is made of (`tabrl.stages`): their median start seconds (Ray, the trial
+processes, a base policy's critic warm-up), compile seconds, `steps / median
+env-steps/s`, and their median render seconds.
 Trials run concurrently in a batch, so the measured pace already includes
 their sharing of the machine. With no measurement yet, the estimate says so
 (`seconds` is null) instead of guessing.
@@ -28,6 +30,8 @@ def estimate(measurements: list[Measurement], num_envs: int, env_steps: int) -> 
     compile_seconds = statistics.median(m.compile_seconds for m in nearest)
     renders = [m.render_seconds for m in nearest if m.render_seconds is not None]
     render_seconds = statistics.median(renders) if renders else 0.0
+    starts = [m.start_seconds for m in nearest if m.start_seconds is not None]
+    start_seconds = statistics.median(starts) if starts else 0.0
     train_seconds = env_steps / pace
     envs = {m.num_envs for m in nearest}
     same = num_envs in envs
@@ -36,7 +40,8 @@ def estimate(measurements: list[Measurement], num_envs: int, env_steps: int) -> 
         + ("" if same else f" with {sorted(envs)[0]} parallel environments (this budget uses {num_envs})")
     )
     return Estimate(
-        seconds=round(compile_seconds + train_seconds + render_seconds, 1),
+        seconds=round(start_seconds + compile_seconds + train_seconds + render_seconds, 1),
+        start_seconds=round(start_seconds, 1) if starts else None,
         compile_seconds=round(compile_seconds, 1),
         train_seconds=round(train_seconds, 1),
         render_seconds=round(render_seconds, 1),

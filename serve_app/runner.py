@@ -135,6 +135,7 @@ def run_job(job_id: str, settings: ServeSettings, proposer, renderer) -> str:
 
         num_envs = scaled_ppo_config(job.model_id, job.num_steps, accelerator=accelerator).num_envs
         render_seconds = round(sum(s.seconds for s in result.stages if s.name in ("render", "composite")), 2)
+        start_seconds = next((s.seconds for s in result.stages if s.name == "start"), None)
         for trial in result.approaches:
             if trial.metrics and trial.metrics.env_steps_per_second:
                 store.record(Measurement(
@@ -143,6 +144,7 @@ def run_job(job_id: str, settings: ServeSettings, proposer, renderer) -> str:
                     compile_seconds=trial.metrics.compile_seconds,
                     # the whole render stage (one rollout, the videos drawn at once, the composite)
                     render_seconds=render_seconds if trial.video else None,
+                    start_seconds=start_seconds,
                 ))
 
         def finished(view: JobView) -> None:

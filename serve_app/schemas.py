@@ -38,6 +38,18 @@ class ErrorBody(BaseModel):
     detail: str = Field(description="what went wrong and how to fix it")
 
 
+class WarmStatus(BaseModel):
+    """A model whose programs the server compiles at start (`TABRL_WARM`, `tabrl.warm`)."""
+
+    model_id: str
+    num_steps: int | None = None
+    state: Literal["waiting", "warming", "ready", "failed"]
+    stage: str = Field(description="what it is doing, in words")
+    seconds: float | None = None
+    executables_compiled: int | None = None
+    error: str | None = None
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
@@ -45,6 +57,8 @@ class Health(BaseModel):
     ray_gpus: float
     jobs_running: int
     jobs_queued: int
+    warming: list[WarmStatus] = []
+    """The models being made ready for their first job (none unless `TABRL_WARM` names some)."""
 
 
 class CatalogStatus(BaseModel):
@@ -75,7 +89,9 @@ class ModelList(BaseModel):
 class Estimate(BaseModel):
     """A time estimate for one approach, from throughput measured on this cluster."""
 
-    seconds: float | None = Field(description="compile + training + rendering; null until measured here")
+    seconds: float | None = Field(description="start + compile + training + rendering (the job's stages); "
+                                              "null until measured here")
+    start_seconds: float | None = None
     compile_seconds: float | None = None
     train_seconds: float | None = None
     render_seconds: float | None = None

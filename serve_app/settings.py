@@ -14,6 +14,9 @@
     TABRL_RENDER_GPUS           GPUs the renderer asks for on a GPU cluster (default 0.25)
     TABRL_SNAPSHOT_SECONDS      how often a training trial saves a snapshot a restarted server resumes
                                 from (default 30; 0 turns snapshots off)
+    TABRL_WARM                  models whose programs are compiled when the server starts (`tabrl.warm`),
+                                comma-separated, each `MODEL` (the UI's Quick budget) or `MODEL:STEPS`;
+                                default none (`make up` warms the Go1)
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class ServeSettings(BaseModel):
     render_gpus: float
     snapshot_seconds: float | None = 30.0
     """None: trials save no snapshots (a restart cannot resume them)."""
+    warm: list[tuple[str, int | None]] = []
+    """(model, steps or None for the UI's Quick budget) to compile at start (`TABRL_WARM`)."""
 
     @property
     def jobs_dir(self) -> Path:
@@ -81,7 +86,21 @@ def load_settings() -> ServeSettings:
         demo_dir=Path(os.environ.get("TABRL_DEMO_DIR") or REPO_DEMOS),
         render_gpus=float(os.environ.get("TABRL_RENDER_GPUS") or 0.25),
         snapshot_seconds=_snapshot_seconds(),
+        warm=_warm(),
     )
+
+
+def _warm() -> list[tuple[str, int | None]]:
+    out = []
+    for item in os.environ.get("TABRL_WARM", "").split(","):
+        model, _, steps = item.strip().partition(":")
+        if not model:
+            continue
+        try:
+            out.append((model, int(float(steps)) if steps.strip() else None))
+        except ValueError:
+            raise ValueError(f"TABRL_WARM: {item.strip()!r} is not MODEL or MODEL:STEPS") from None
+    return out
 
 
 def _snapshot_seconds() -> float | None:

@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS throughput (
     env_steps_per_second REAL NOT NULL,
     compile_seconds REAL NOT NULL,
     render_seconds REAL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    start_seconds REAL
 );
 CREATE INDEX IF NOT EXISTS throughput_model ON throughput(model_id, accelerator);
 CREATE TABLE IF NOT EXISTS cancels (
@@ -65,6 +66,8 @@ class Measurement(BaseModel):
     compile_seconds: float
     render_seconds: float | None = None
     created_at: float = 0.0
+    start_seconds: float | None = None
+    """The batch's "start" stage (`tabrl.stages`): Ray, the trial processes, a base's critic warm-up."""
 
 
 class JobStore:
@@ -74,6 +77,9 @@ class JobStore:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(throughput)")}
+            if "start_seconds" not in columns:  # a store written before the start stage was measured
+                db.execute("ALTER TABLE throughput ADD COLUMN start_seconds REAL")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -182,17 +188,17 @@ class JobStore:
         with self._connect() as db:
             db.execute(
                 "INSERT INTO throughput(model_id, num_envs, accelerator, env_steps_per_second, "
-                "compile_seconds, render_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "compile_seconds, render_seconds, created_at, start_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (measurement.model_id, measurement.num_envs, int(measurement.accelerator),
                  measurement.env_steps_per_second, measurement.compile_seconds,
-                 measurement.render_seconds, measurement.created_at or time.time()),
+                 measurement.render_seconds, measurement.created_at or time.time(), measurement.start_seconds),
             )
 
     def measurements(self, model_id: str, accelerator: bool, limit: int = 50) -> list[Measurement]:
         with self._connect() as db:
             rows = db.execute(
                 "SELECT model_id, num_envs, accelerator, env_steps_per_second, compile_seconds, "
-                "render_seconds, created_at FROM throughput WHERE model_id = ? AND accelerator = ? "
+                "render_seconds, created_at, start_seconds FROM throughput WHERE model_id = ? AND accelerator = ? "
                 "ORDER BY created_at DESC LIMIT ?",
                 (model_id, int(accelerator), limit),
             ).fetchall()

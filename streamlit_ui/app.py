@@ -529,6 +529,8 @@ def results(view: JobView) -> None:
                 st.error(trial.error)
     if logic.distinctness_text(view):
         st.caption(logic.distinctness_text(view))
+    if logic.time_split_text(view):
+        st.caption(logic.time_split_text(view))
     if view.evolved_from is not None:
         st.caption(f"🧬 Evolved from “{view.evolved_from.name}” (job {view.evolved_from.job_id}), "
                    "fine-tuned from its checkpoint toward the intents it missed.")
@@ -688,6 +690,8 @@ def main() -> None:
     with st.sidebar:
         st.caption(f"API {api_url()} · Ray {health.ray_cpus:g} CPU, {health.ray_gpus:g} GPU · "
                    f"{health.jobs_running} running, {health.jobs_queued} queued")
+        for line in logic.warming_lines(health):
+            st.caption(line)
     if job_id:
         job_page(job_id)
         return

@@ -12,10 +12,11 @@ import random
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
-from serve_app.schemas import TERMINAL_STATUSES, Estimate, JobView, TrialView
+from serve_app.schemas import TERMINAL_STATUSES, Estimate, Health, JobView, TrialView
 from tabrl.catalog import ModelEntry
 from tabrl.rewards.spec import Approach, RewardSpec
 from tabrl.rewards.variants import MAX_VARIANT
+from tabrl.stages import stages_text
 
 HERO_MODEL = "Go1JoystickFlatTerrain"
 
@@ -169,7 +170,8 @@ def estimate_help(estimate: Estimate | None) -> str:
     lines = [estimate.basis]
     if estimate.seconds is not None:
         parts = [
-            ("compile", estimate.compile_seconds), ("training", estimate.train_seconds),
+            ("start", estimate.start_seconds), ("compile", estimate.compile_seconds),
+            ("training", estimate.train_seconds),
             ("rendering", estimate.render_seconds),
         ]
         lines.append(", ".join(f"{label} {format_duration(value)}" for label, value in parts if value is not None))
@@ -371,6 +373,28 @@ def distinctness_text(job: JobView) -> str | None:
     if d.distinct:
         return f"🧭 The approaches behave distinctly (closest: {first} and {second}, distance {d.minimum:.1f})."
     return f"🧭 {first} and {second} behave much alike (distance {d.minimum:.1f}; 1 = visibly different)."
+
+
+def warming_lines(health: Health) -> list[str]:
+    """What the server is getting ready for the first job (`TABRL_WARM`), one line per model."""
+    lines = []
+    for warm in health.warming:
+        if warm.state in ("waiting", "warming"):
+            lines.append(f"🔥 Getting {warm.model_id} ready for your first job: {warm.stage}…")
+        elif warm.state == "ready":
+            lines.append(f"✅ {warm.model_id} is ready: its programs are compiled"
+                         + (f" ({format_duration(warm.seconds).lstrip('~')})" if warm.seconds else ""))
+        else:
+            lines.append(f"⚠️ Could not get {warm.model_id} ready ahead ({warm.error}); its first job compiles it")
+    return lines
+
+
+def time_split_text(job: JobView) -> str | None:
+    """Where a finished job's time went (`tabrl.stages`); None while it runs or for a demo without stages."""
+    if not is_terminal(job):
+        return None
+    split = stages_text(job.stages)
+    return f"⏱️ Where the time went: {split}" if split else None
 
 
 def job_title(job: JobView) -> str:

@@ -5,7 +5,9 @@
 1. Starts `streamlit run streamlit_ui/app.py` at once (the page says what it waits for).
 2. Starts `tabrl serve` in the background (an embedded local Ray, or the cluster
    named by RAY_ADDRESS), logging to DATA_DIR/serve.log; when an API already
-   answers at TABRL_API_URL, that one is used instead.
+   answers at TABRL_API_URL, that one is used instead. The server it starts compiles
+   the Go1's programs while the page opens (`TABRL_WARM`, default the Go1; set it
+   empty to skip), so the first job does not wait for a cold compile.
 3. Waits until `/api/health` and the page answer, and prints the URL to open.
 4. When the UI stops (Ctrl-C, or it exits), the server it started is stopped too.
 """
@@ -25,6 +27,8 @@ import httpx
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 API_START_TIMEOUT = 900.0
+WARM = "Go1JoystickFlatTerrain"
+"""What `make up` warms unless TABRL_WARM says otherwise (the UI's hero, preselected)."""
 START_ATTEMPTS = 3
 RAY_START_TIMEOUT = "timed out during startup"
 """Ray gives its raylet a fixed 30 s to register; a busy machine can miss that, and a retry helps."""
@@ -123,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
                 start = log.stat().st_size if log.exists() else 0
                 with log.open("ab") as out:
                     server = subprocess.Popen([str(BIN / "tabrl"), "serve", "--port", str(args.api_port)],
-                                              stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                                              stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                              env={**os.environ, "TABRL_WARM": os.environ.get("TABRL_WARM", WARM)})
                 if _wait(f"{api}/api/health", server, "the API", API_START_TIMEOUT, log, start,
                          retry=attempt < START_ATTEMPTS):
                     break

@@ -362,7 +362,10 @@ def write_markdown(r: dict, path: Path) -> None:
             f"{_f(row['compile_seconds'])} s | {_f(row['train_seconds'])} s | {_f(row['env_steps_per_second'], 0)} |"
         )
     lines += ["", f"Raw numbers: `{r['json']}`.", ""]
-    path.write_text("\n".join(lines))
+    from tabrl.bench_jobwall import history_tail
+
+    tail = history_tail(path)  # `tabrl bench --job-wall`'s entries stay
+    path.write_text("\n".join(lines) + ("\n" + tail if tail else ""))
 
 
 def run_bench(out: Path, model: str = DEFAULT_MODEL, steps: int = DEFAULT_STEPS, prompt: str = DEFAULT_PROMPT,

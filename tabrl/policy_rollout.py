@@ -50,6 +50,15 @@ def checkpoint_row(checkpoint: Path, controls: dict | None = None, zero_action: 
                      zero_action=zero_action, meta=meta)
 
 
+def fresh_row(model_id: str, ppo: dict) -> PolicyRow:
+    """A row of an untrained network of the PPO config `ppo` (a dict), acting zero: it has the
+    shape a checkpoint trained with that config has, so it runs in the same program."""
+    from tabrl.controls import controls_of
+
+    return PolicyRow(params=tuple(_template(model_id, _network_key(ppo))[:2]), ppo=ppo, controls=controls_of(None),
+                     zero_action=True, meta={"model_id": model_id})
+
+
 def _load_params(checkpoint: Path, meta: dict) -> tuple:
     """(normaliser, policy) parameters, read by `tabrl.training.load_params` into a template
     made once per model and network shape (making one loads and traces the environment:
@@ -178,4 +187,4 @@ def mj_model(model_id: str):
     return _env(model_id).mj_model
 
 
-__all__ = ["PolicyRow", "checkpoint_row", "frame_steps", "mj_model", "rollout_rows"]
+__all__ = ["PolicyRow", "checkpoint_row", "frame_steps", "fresh_row", "mj_model", "rollout_rows"]

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import sys
+import time
 from pathlib import Path
 
 
@@ -171,14 +172,19 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from tabrl.job_layout import JobLayout, new_job_id
     from tabrl.job_results import VideoOptions
     from tabrl.policy_report import format_behaviour
+    from tabrl.stages import stages_text
     from tune_jobs.pipeline import JobEvents, JobRequest, run_job
 
     job_id = new_job_id()
     out = Path(args.out) if args.out else data_dir() / "jobs" / job_id
     bars: list = []
+    started = time.monotonic()
 
     class Terminal(JobEvents):
         """Progress bars on stderr, one per approach (one line when stderr is not a terminal)."""
+
+        def stage(self, status: str, words: str) -> None:
+            tqdm.write(f"[{time.monotonic() - started:5.0f} s] {words}", file=sys.stderr)
 
         def proposed(self, proposal) -> None:
             for warning in proposal.warnings:
@@ -218,7 +224,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
         print(f"distinct: {'yes' if d.distinct else 'no'} (closest pair {d.closest[0]}-{d.closest[1]}: "
               f"distance {d.minimum:.2f}, 1 = visibly different)")
     print(f"composite: {result.composite}")
-    print("time: " + ", ".join(f"{s.name} {s.seconds:.0f} s" for s in result.stages) + f" ({sum(s.seconds for s in result.stages):.0f} s in all)")
+    if result.stages:
+        print(f"time: {stages_text(result.stages)}")
     print(f"job: {JobLayout(out).record}")
 
 
@@ -308,6 +315,38 @@ def _add_serve(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=_cmd_serve)
+
+
+def _cmd_warm(args: argparse.Namespace) -> None:
+    from tabrl.catalog import get_model
+    from tabrl.training import check_num_steps
+    from tabrl.warm import warm_rendering, warm_steps, warm_training
+
+    entry = get_model(args.model)
+    if not entry.available:
+        raise UserError(f"{args.model} cannot run here: {entry.unavailable_reason}")
+    steps = check_num_steps(args.steps) if args.steps else warm_steps(args.model, args.preset)
+    print(f"compiling {args.model}'s training program for {steps:,}-step jobs...", file=sys.stderr)
+    with contextlib.redirect_stdout(sys.stderr):
+        report = warm_training(args.model, steps)
+        print(f"compiling its {args.seconds:g}-s video rollout...", file=sys.stderr)
+        report.rendering_seconds = warm_rendering(args.model, steps, seconds=args.seconds)
+    _print_record(args, report.model_dump(mode="json"),
+                  f"{args.model} is ready for {steps:,}-step jobs: training {report.training_seconds:.0f} s "
+                  f"({report.executables_compiled} programs compiled, {report.executables_loaded} already "
+                  f"there), rollout {report.rendering_seconds:.0f} s")
+
+
+def _add_warm(sub) -> None:
+    p = sub.add_parser("warm", help="compile a model's programs ahead of its first job (what `make up` does "
+                                    "for the Go1)")
+    p.add_argument("--model", required=True, help="a Playground model id, e.g. Go1JoystickFlatTerrain")
+    p.add_argument("--preset", default="Quick", help="the budget whose programs to compile (default: Quick, "
+                                                     "what the UI preselects)")
+    p.add_argument("--steps", type=int, help="or an exact step budget")
+    p.add_argument("--seconds", type=float, default=10.0, help="the video length whose rollout to compile")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_cmd_warm)
 
 
 # --- tabrl pretrain (base policies) -----------------------------------------------
@@ -414,6 +453,18 @@ def _cmd_bench(args: argparse.Namespace) -> None:
             mark = "example" if job["prompt"] in EXAMPLE_PROMPTS else "own"
             print(f"{'met' if job['goal_met'] else 'NOT met':8} {mark:8} {job['prompt']}")
         return
+    if args.job_wall:
+        from tabrl.bench_jobwall import run_job_wall
+
+        record = run_job_wall(Path(args.out), model=args.model if args.model != "CartpoleBalance" else
+                              "Go1JoystickFlatTerrain", steps=args.steps if args.steps != 50_000 else 60_000,
+                              videos=Path(args.demos) if args.demos else None,
+                              log=lambda line: print(line, file=sys.stderr, flush=True))
+        print(args.out)
+        for name, job in record["jobs"].items():
+            print(f"{name:12} {job['job_seconds']:6.0f} s  " + " · ".join(
+                f"{stage} {seconds:.0f} s" for stage, seconds in job["stages"].items()))
+        return
     from tabrl.bench import run_bench
 
     result = run_bench(Path(args.out), model=args.model, steps=args.steps, scaling=not args.no_scaling,
@@ -437,7 +488,11 @@ def _add_bench(sub) -> None:
     p.add_argument("--base-only", action="store_true",
                    help="with --behaviour: no training; the base policy under each approach's command")
     p.add_argument("--demos", help="with --behaviour: also keep each trained job as a ready-made demo in this "
-                                   "folder (the committed demos/ are made this way)")
+                                   "folder (the committed demos/ are made this way); with --job-wall: keep "
+                                   "each job's composite video there")
+    p.add_argument("--job-wall", action="store_true",
+                   help="instead: the Go1 hero job's wall stage by stage (fresh, second, after `tabrl warm`; "
+                        "60,000 steps unless --steps), appended to the history at the end of --out")
     p.set_defaults(func=_cmd_bench)
 
 
@@ -454,6 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pretrain(sub)
     _add_import_policy(sub)
     _add_serve(sub)
+    _add_warm(sub)
     return parser
 
 

@@ -170,26 +170,35 @@ def _trial(index: int, out, cache):
 
 
 @pytest.mark.slow
-def test_second_approach_loads_the_first_approachs_program(cartpole, tmp_path):
-    """Trials 1 and 2 in their own processes, as under Tune: the second traces
-    nothing big, compiles nothing, and trains exactly as a process that traced and
-    compiled by itself."""
+def test_a_trial_loads_the_program_tabrl_warm_compiled(cartpole, tmp_path):
+    """`tabrl warm` (what `make up` has the server do) and then a trial, each in its own
+    process as under Tune: the trial, of another approach, traces nothing big, compiles
+    nothing, and trains exactly as a process that traced and compiled by itself."""
+    import json
+    import os
+    import subprocess
+    import sys
+
     from tabrl.training import load_params, train_approach
 
     _, specs = cartpole
     cache = tmp_path / "jax-cache"
-    first = _trial(0, tmp_path / "a", cache)
-    assert first.executables_compiled >= 2  # the reset and the training epoch, into the store
+    run = subprocess.run([sys.executable, "-m", "tabrl_cli", "warm", "--model", "CartpoleBalance", "--steps", "5000",
+                          "--json"], capture_output=True, text=True, timeout=900,
+                         env={**os.environ, "TABRL_JAX_CACHE_DIR": str(cache)})
+    assert run.returncode == 0, run.stderr[-3000:]
+    warm = json.loads(run.stdout)
+    assert warm["executables_compiled"] >= 2  # the reset and the training epoch, into the store
+    assert warm["rendering_seconds"] > 0  # and the video rollout (no base policy: a fresh network's)
     second = _trial(1, tmp_path / "b", cache)
-    assert first.program_key == second.program_key
-    assert second.executables_loaded == first.executables_compiled and second.executables_compiled == 0
+    assert warm["program_key"] == second.program_key
+    assert second.executables_loaded == warm["executables_compiled"] and second.executables_compiled == 0
     assert second.cache_misses == 0  # and every small program came from JAX's persistent cache
-    assert second.trace_seconds < first.trace_seconds / 5
-    for result, spec in ((first, specs[0]), (second, specs[1])):
-        assert result.env_steps >= 5000
-        reported = [p for p in result.history if p.episode_reward is not None]
-        assert reported and math.isfinite(reported[-1].episode_reward)
-        assert set(reported[-1].terms) == {t.name for t in spec.terms}
+    assert second.trace_seconds < warm["trace_seconds"] / 5
+    assert second.env_steps >= 5000
+    reported = [p for p in second.history if p.episode_reward is not None]
+    assert reported and math.isfinite(reported[-1].episode_reward)
+    assert set(reported[-1].terms) == {t.name for t in specs[1].terms}
 
     # The control: the same approach traced and compiled afresh, without any cache.
     fresh = train_approach("CartpoleBalance", specs[1], num_steps=5000, out_dir=tmp_path / "c")

@@ -110,7 +110,7 @@ def test_every_private_import_in_tabrl_is_in_internals():
     import re
     from pathlib import Path
 
-    root = Path(internals.__file__).resolve().parents[1]
+    root = Path(internals.__file__).resolve().parent  # the tabrl package
     pattern = re.compile(r"(from|import) (jax|jaxlib|brax|mujoco_playground|mujoco)\S*\._|_getframe|_PMAP_AXIS")
     offenders = [f"{path.relative_to(root)}:{number}" for path in root.rglob("*.py") if path.name != "internals.py"
                  for number, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]

@@ -78,3 +78,29 @@ def test_cancel_requests_are_per_job_and_survive_reopening(tmp_path):
     store.request_cancel("20261124-101010-aaaaaa")  # twice is once
     assert JobStore(tmp_path / "jobs.sqlite3").cancel_requested("20261124-101010-aaaaaa")
     assert not store.cancel_requested("20261124-101011-bbbbbb")
+
+
+def test_estimates_add_up_the_stages_a_job_waits_through(tmp_path):
+    """The estimate before training is the sum of the stages a finished job recorded: start
+    (Ray, trial processes, a base's critic warm-up), compile, train, render; a store written
+    before the start stage was measured opens, and its rows estimate without it."""
+    from serve_app.estimates import estimate
+    from serve_app.store import Measurement
+
+    path = tmp_path / "jobs.sqlite3"
+    with sqlite3.connect(path) as db:  # the throughput table as it was before `start_seconds`
+        db.execute("CREATE TABLE throughput (id INTEGER PRIMARY KEY AUTOINCREMENT, model_id TEXT NOT NULL, "
+                   "num_envs INTEGER NOT NULL, accelerator INTEGER NOT NULL, env_steps_per_second REAL NOT NULL, "
+                   "compile_seconds REAL NOT NULL, render_seconds REAL, created_at REAL NOT NULL)")
+        db.execute("INSERT INTO throughput(model_id, num_envs, accelerator, env_steps_per_second, compile_seconds, "
+                   "render_seconds, created_at) VALUES ('Go1JoystickFlatTerrain', 64, 0, 1000, 3, 120, 1)")
+    store = JobStore(path)
+    old = estimate(store.measurements("Go1JoystickFlatTerrain", False), num_envs=64, env_steps=60_000)
+    assert old.start_seconds is None and old.seconds == 3 + 60 + 120
+    for start in (90.0, 94.0, 100.0):
+        store.record(Measurement(model_id="Go1JoystickFlatTerrain", num_envs=64, accelerator=False,
+                                 env_steps_per_second=1000, compile_seconds=3, render_seconds=120,
+                                 start_seconds=start))
+    new = estimate(store.measurements("Go1JoystickFlatTerrain", False), num_envs=64, env_steps=60_000)
+    assert new.start_seconds == 94.0  # the median of the rows that measured it
+    assert new.seconds == 94 + 3 + 60 + 120

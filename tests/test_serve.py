@@ -39,6 +39,7 @@ def env(tmp_path_factory):
         "TABRL_API_TOKEN": TOKEN,
         "TABRL_MAX_QUEUED_BATCHES": "1",
         "TABRL_DEMO_DIR": str(root / "no-demos"),
+        "TABRL_WARM": f"{MODEL}:{STEPS}",  # what `make up` does for the Go1
     }
 
 
@@ -82,6 +83,16 @@ def test_health_models_and_thumbnail(api):
     thumb = api.get(f"/api/playground/models/{MODEL}/thumbnail")  # the package's JPEG, or a PNG rendered here
     assert thumb.status_code == 200
     assert (thumb.headers["content-type"], thumb.content[:3]) in {("image/png", b"\x89PN"), ("image/jpeg", b"\xff\xd8\xff")}
+
+
+def test_the_server_gets_the_warm_model_ready_and_says_so(api):
+    """TABRL_WARM: the model's programs are compiled at start, and /api/health shows it happening."""
+    deadline = time.monotonic() + 600
+    while (warming := api.get("/api/health").json()["warming"])[0]["state"] in ("waiting", "warming"):
+        assert time.monotonic() < deadline, warming
+        time.sleep(1)
+    assert [(w["model_id"], w["num_steps"], w["state"]) for w in warming] == [(MODEL, STEPS, "ready")], warming
+    assert warming[0]["seconds"] > 0 and warming[0]["error"] is None
 
 
 @pytest.mark.parametrize("method, path, body, status, says", [
@@ -278,6 +289,9 @@ def test_estimates_come_from_the_measured_batch(api, finished_job):
     value = api.get("/api/training/estimate", params={"model_id": MODEL, "num_steps": STEPS}).json()["estimate"]
     assert value["seconds"] > 0 and value["measured_trials"] >= 3 and "measured" in value["basis"]
     assert value["env_steps_per_second"] > 0
+    assert value["start_seconds"] > 0  # the trials' start-up is part of the wait, measured like the rest
+    parts = value["start_seconds"] + value["compile_seconds"] + value["train_seconds"] + value["render_seconds"]
+    assert abs(value["seconds"] - parts) < 0.5
 
 
 def test_policy_inference(api, finished_job):
@@ -355,6 +369,8 @@ def test_queue_then_restart_during_and_after_jobs(server, env, finished_job, tmp
     request = {"model_id": MODEL, "prompt": "Dance!", "num_steps": STEPS, "render": RENDER}
     with server["server"].client() as api:
         running = api.post("/api/training/batch", headers=AUTH, json=request).json()["job_id"]
+        # Started once the slot is free (a job cancelled just before may still be winding down).
+        _wait_for(api, running, {"proposing", "training"})
         waiting = api.post("/api/training/batch", headers=AUTH, json=request)
         assert waiting.status_code == 202 and waiting.json()["queue_position"] == 1
         queued = api.get(f"/api/training/jobs/{waiting.json()['job_id']}").json()

@@ -41,17 +41,17 @@ def assert_synchronized_h264(videos: list[str], seconds: float = 10.0) -> list:
 
 
 @pytest.fixture(scope="module")
-def cartpole_job(tmp_path_factory) -> tuple[dict, Path]:
+def cartpole_job(tmp_path_factory) -> tuple[dict, Path, str]:
     out = tmp_path_factory.mktemp("cartpole-job")
     result = tabrl("train", "--model", "CartpoleBalance", "--prompt", PROMPT, "--steps", str(STEPS),
                    "--size", "320x240", "--out", str(out), "--json")
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout), out
+    return json.loads(result.stdout), out, result.stderr
 
 
 @pytest.mark.slow
 def test_train_gives_three_synchronized_h264_videos(cartpole_job):
-    job, out = cartpole_job
+    job, out, stderr = cartpole_job
     assert job["model"] == "CartpoleBalance" and job["prompt"] == PROMPT
     assert len(job["approaches"]) == 3
     assert [a["status"] for a in job["approaches"]] == ["succeeded"] * 3, job["approaches"]
@@ -75,6 +75,9 @@ def test_train_gives_three_synchronized_h264_videos(cartpole_job):
     assert composite.frames == infos[0].frames
     # What each policy did, measured from its video's rollout, in the output and in job.json.
     assert json.loads((out / "job.json").read_text()) == job
+    # Where the time went, as the person watching saw it: each stage as it began, then the split.
+    assert [s["name"] for s in job["stages"]] == ["propose", "start", "compile", "train", "render", "composite"]
+    assert "] training 3 approaches in parallel" in stderr and "] rendering the videos" in stderr
     for approach in job["approaches"]:
         behaviour = approach["behaviour"]
         assert behaviour["report"]["frames"] == infos[0].frames and "travels" in behaviour["words"]
@@ -96,7 +99,7 @@ def test_train_gives_three_synchronized_h264_videos(cartpole_job):
 
 @pytest.mark.slow
 def test_render_command_rerenders_a_checkpoint(cartpole_job, tmp_path):
-    job, _ = cartpole_job
+    job, _, _ = cartpole_job
     out = tmp_path / "again.mp4"
     result = tabrl("render", "--checkpoint", job["approaches"][0]["checkpoint"], "--out", str(out),
                    "--seconds", "3", "--size", "160x120")

@@ -180,6 +180,8 @@ def test_a_job_in_the_url_shows_synchronized_videos_downloads_and_favourite(app,
         assert trial.name.replace("'", "&#x27;") in html or trial.name in html
     downloads = app.get("download_button")
     assert len(downloads) == 4  # one per approach and the side-by-side composite
+    assert job.stages, "the newest demo records where its time went"
+    assert any(c.value.startswith("⏱️ Where the time went: start ") for c in app.caption)
     app.button(key="fav_1").click()
     run(app)
     # Demo jobs are read-only on the server (409), so their favourite lives in the URL.

@@ -45,6 +45,8 @@ def test_unmeasured_time_is_never_invented():
                         compile_seconds=25, train_seconds=60, render_seconds=10)
     assert logic.preset_label("Quality", 500_000, measured) == "💎 Quality · 500k steps · ~1 min 35 s"
     assert "800 env steps/s" in logic.estimate_help(measured)
+    started = measured.model_copy(update={"start_seconds": 90, "seconds": 185})
+    assert "start ~1 min 30 s, compile ~25 s, training ~1 min" in logic.estimate_help(started)
 
 
 @pytest.mark.parametrize("seconds, text", [
@@ -246,3 +248,34 @@ def test_the_approach_card_shows_and_edits_the_held_command():
     assert field_range(Pose, "pitch") == (-0.4, 0.3) and field_range(Command, "beat_hz") == (0.1, 2.0)
     with pytest.raises(ValueError, match="pose height -0.1 with bob 0.05"):
         logic.with_weights(crouching, {}, None, {"height": -0.1, "bob": 0.05})
+
+
+def test_a_finished_job_says_where_its_time_went():
+    from tabrl.stages import Stage
+
+    stages = [Stage(name="start", seconds=94.2), Stage(name="compile", seconds=3.4), Stage(name="train", seconds=50),
+              Stage(name="render", seconds=121.6), Stage(name="composite", seconds=0.6)]
+    done = job(status="succeeded", stages=stages)
+    assert logic.time_split_text(done) == ("⏱️ Where the time went: start 94 s · compile 3 s · train 50 s · "
+                                           "render 122 s · composite 1 s (270 s in all)")
+    assert logic.time_split_text(job(status="training", stages=stages[:3])) is None  # shown once it is done
+    assert logic.time_split_text(job(status="succeeded")) is None  # an old job without stages
+
+
+def test_the_sidebar_says_what_the_server_gets_ready():
+    from serve_app.schemas import Health, WarmStatus
+
+    def health(*warming):
+        return Health(status="ok", version="0", ray_cpus=2, ray_gpus=0, jobs_running=0, jobs_queued=0,
+                      warming=list(warming))
+
+    assert logic.warming_lines(health()) == []
+    busy = WarmStatus(model_id="Go1JoystickFlatTerrain", num_steps=50_000, state="warming",
+                      stage="compiling its training program")
+    assert logic.warming_lines(health(busy)) == [
+        "🔥 Getting Go1JoystickFlatTerrain ready for your first job: compiling its training program…"]
+    ready = busy.model_copy(update={"state": "ready", "stage": "ready", "seconds": 150.0})
+    assert logic.warming_lines(health(ready)) == ["✅ Go1JoystickFlatTerrain is ready: its programs are compiled "
+                                                  "(2 min 30 s)"]
+    failed = busy.model_copy(update={"state": "failed", "error": "out of memory"})
+    assert "out of memory" in logic.warming_lines(health(failed))[0]

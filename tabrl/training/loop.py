@@ -45,6 +45,7 @@ def train_approach(
     snapshot_dir: Path | None = None,
     snapshot_every_s: float = 30.0,
     resume_from: Path | None = None,
+    max_rounds: int | None = None,
 ) -> TrainResult:
     """Train one approach with Brax PPO and write its checkpoint to `out_dir`.
 
@@ -71,6 +72,9 @@ def train_approach(
     history and `TrainResult.env_steps` continue from the snapshot's. The epochs
     are as long as before, so the training program is the same one (same
     `program_key`, the speed layer's caches still serve it).
+
+    `max_rounds`: stop after that many PPO rounds (epochs) of the budget's config, its
+    programs the full budget's: what `tabrl.warm` runs to have them compiled ahead of a job.
     """
     import jax
     from brax.training.agents.ppo import train as ppo
@@ -98,6 +102,8 @@ def train_approach(
             restore, warm_up = _warm_up_critic(training, config, restore, spec, seed, speed)
     base = resumed.get("run", {}).get("base_checkpoint") if resumed else base_checkpoint
     run_config = remaining_config(config, done) if done else config
+    if max_rounds is not None and max_rounds < run_config.rounds:
+        run_config = remaining_config(config, done + (run_config.rounds - max_rounds) * config.steps_per_round)
 
     totals = EpisodeTotals(training.metric_names)
     term_names = set(training.metric_names.values()) if spec is not None else None
