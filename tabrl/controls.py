@@ -111,16 +111,20 @@ class ControlledEnv(_playground_wrapper.Wrapper):
         self.placeholder = placeholder
         self.hold_command = hold_command and has_command(env)
         self.posable = posable(env.unwrapped)
+        self._observation_size = None
 
     @property
     def observation_size(self):
+        """Playground's, plus the phase. Kept once read: Playground traces a reset for it
+        every time (2 s for the Go1), and a trial asked three times."""
         import jax
 
-        size = self.env.observation_size
-        return jax.tree_util.tree_map(
-            lambda s: (s + PHASE_SIZE) if isinstance(s, int) else (*tuple(s)[:-1], tuple(s)[-1] + PHASE_SIZE),
-            size, is_leaf=lambda s: isinstance(s, (int, tuple)),
-        )
+        if self._observation_size is None:
+            self._observation_size = jax.tree_util.tree_map(
+                lambda s: (s + PHASE_SIZE) if isinstance(s, int) else (*tuple(s)[:-1], tuple(s)[-1] + PHASE_SIZE),
+                self.env.observation_size, is_leaf=lambda s: isinstance(s, (int, tuple)),
+            )
+        return self._observation_size
 
     def reset(self, rng):
         import jax

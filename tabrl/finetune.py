@@ -39,18 +39,22 @@ def lambda_returns(rewards: np.ndarray, values: np.ndarray, last_values: np.ndar
 def warm_up_critic(env, networks, params, *, discounting: float, reward_scaling: float = 1.0,
                    info: dict[str, Any] | None = None, num_envs: int = 64, steps: int = 200,
                    rounds: int = 3, updates: int = 150, minibatch: int = 1024, learning_rate: float = 1e-3,
-                   seed: int = 0) -> tuple[Any, dict]:
+                   seed: int = 0, jit=None) -> tuple[Any, dict]:
     """`params` = (normaliser, policy, value) with the value network fitted to the base's returns.
 
-    Returns the new params and a small report (explained variance before and after)."""
+    Returns the new params and a small report (explained variance before and after).
+    `jit` replaces `jax.jit` for the rollout and the fit (`tabrl.training`'s executable
+    store): everything the programs depend on is an argument or one of this function's
+    keywords, never the parameters' values."""
     import jax
     import jax.numpy as jnp
     import optax
 
     from tabrl.rollout import collect
 
+    jit = jit or jax.jit
     data = collect(env, networks, params, num_envs=num_envs, steps=steps, seed=seed, deterministic=False,
-                   info=info)
+                   info=info, jit=jit)
     rewards = data["reward"] * reward_scaling
     done = data["done"] > 0
     # Samples up to and including each environment's first fall are real; later ones are not.
@@ -58,10 +62,10 @@ def warm_up_critic(env, networks, params, *, discounting: float, reward_scaling:
     alive = 1.0 - done.astype(np.float32)
     normaliser = params[0]
 
-    def value_of(value_params, obs):
+    def value_of(normaliser, value_params, obs):
         return networks.value_network.apply(normaliser, value_params, obs)
 
-    value_of = jax.jit(value_of)
+    value_of = jit(value_of)
     obs = data["obs"]
     flat = lambda x: x.reshape(-1, *x.shape[2:])  # noqa: E731
     flat_obs = jax.tree_util.tree_map(flat, obs)
@@ -70,10 +74,9 @@ def warm_up_critic(env, networks, params, *, discounting: float, reward_scaling:
     value_params = params[2]
     opt_state = optimizer.init(value_params)
 
-    @jax.jit
-    def fit(value_params, opt_state, obs, targets, weights, key):
+    def fit(normaliser, value_params, opt_state, obs, targets, weights, key):
         def loss_fn(p, batch_obs, batch_targets, batch_weights):
-            error = value_of(p, batch_obs) - batch_targets
+            error = networks.value_network.apply(normaliser, p, batch_obs) - batch_targets
             return jnp.sum(batch_weights * error ** 2) / jnp.maximum(jnp.sum(batch_weights), 1.0)
 
         def update(carry, key):
@@ -87,22 +90,24 @@ def warm_up_critic(env, networks, params, *, discounting: float, reward_scaling:
         (value_params, opt_state), _ = jax.lax.scan(update, (value_params, opt_state), jax.random.split(key, updates))
         return value_params, opt_state
 
+    fit = jit(fit)
+
     def explained_variance(value_params, targets):
-        predicted = np.asarray(value_of(value_params, flat_obs))[mask]
+        predicted = np.asarray(value_of(normaliser, value_params, flat_obs))[mask]
         actual = targets.reshape(-1)[mask]
         return float(1 - np.var(actual - predicted) / max(np.var(actual), 1e-8))
 
     key = jax.random.PRNGKey(seed)
     report = {}
     for round_ in range(rounds):
-        values = np.asarray(value_of(value_params, flat_obs)).reshape(rewards.shape)
-        last = np.asarray(value_of(value_params, data["final_obs"]))
+        values = np.asarray(value_of(normaliser, value_params, flat_obs)).reshape(rewards.shape)
+        last = np.asarray(value_of(normaliser, value_params, data["final_obs"]))
         targets = lambda_returns(rewards, values, last, alive, discounting)
         if round_ == 0:
             report["explained_variance_before"] = round(explained_variance(value_params, targets), 3)
         key, sub = jax.random.split(key)
-        value_params, opt_state = fit(value_params, opt_state, flat_obs, jnp.asarray(targets.reshape(-1)),
-                                      jnp.asarray(mask, jnp.float32), sub)
+        value_params, opt_state = fit(normaliser, value_params, opt_state, flat_obs,
+                                      jnp.asarray(targets.reshape(-1)), jnp.asarray(mask, jnp.float32), sub)
     report["explained_variance_after"] = round(explained_variance(value_params, targets), 3)
     report["mean_return_target"] = round(float(targets.reshape(-1)[mask].mean()), 3)
     report["samples"] = int(mask.sum())

@@ -6,6 +6,7 @@ videos drawn in parallel processes), which both draw through `iter_frames`.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 
 import numpy as np
@@ -38,6 +39,72 @@ def robot_bounds(model: mujoco.MjModel, data: mujoco.MjData) -> tuple[np.ndarray
     corners = data.geom_xpos[geoms][:, None] + np.einsum("gij,gkj->gki", rot, local)
     corners = corners.reshape(-1, 3)
     return corners.min(axis=0), corners.max(axis=0)
+
+
+def simplify_mesh(verts: np.ndarray, faces: np.ndarray, cell: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertex clustering: every vertex moves to the mean of the vertices in its `cell`-sized
+    grid cube, faces that collapse are dropped. Returns (vertices, faces, area-weighted
+    vertex normals). No vertex moves more than a cell's diagonal, so a cell of one pixel
+    keeps the silhouette to within a pixel or so."""
+    keys = np.floor(verts / cell).astype(np.int64)
+    _, cluster, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    cluster = cluster.reshape(-1)
+    new_verts = np.zeros((counts.size, 3))
+    np.add.at(new_verts, cluster, verts)
+    new_verts /= counts[:, None]
+    new_faces = cluster[faces]
+    kept = ((new_faces[:, 0] != new_faces[:, 1]) & (new_faces[:, 1] != new_faces[:, 2])
+            & (new_faces[:, 0] != new_faces[:, 2]))
+    new_faces = new_faces[kept]
+    a, b, c = (new_verts[new_faces[:, k]] for k in range(3))
+    face_normals = np.cross(b - a, c - a)  # length: twice the face's area
+    normals = np.zeros_like(new_verts)
+    for k in range(3):
+        np.add.at(normals, new_faces[:, k], face_normals)
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    return new_verts, new_faces, normals
+
+
+FRAMING_MARGIN = 1.4
+"""How much wider than the robot's bounding sphere the video camera frames (`iter_frames`)."""
+
+
+def drawing_model(model: mujoco.MjModel, width: int, height: int, fast: bool = False) -> mujoco.MjModel:
+    """A copy of `model` made for drawing frames of `width` x `height`, never for physics.
+
+    Meshes are simplified (`simplify_mesh`) to about one pixel of the frame at the
+    distance `iter_frames` films from: the Go1's visual meshes have 206,000 faces, which
+    Mesa's llvmpipe draws at 69 ms a frame even at 160x120; at a pixel's detail they have
+    9,000-45,000 and the frame looks the same (`tests/test_frames.py` compares them).
+    Textured meshes are kept whole. The offscreen buffer is the frame's size (the Go1
+    asks for 3840x2160 with 4x multisampling), `fast` (no shadows) shrinks the unused
+    shadow map, and contacts are off: `mj_forward` then only places the bodies.
+    """
+    drawn = copy.deepcopy(model)
+    drawn.vis.global_.offwidth, drawn.vis.global_.offheight = width, height
+    if fast:
+        drawn.vis.quality.shadowsize = 64
+    drawn.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONTACT
+    low, high = robot_bounds(drawn, initial_data(drawn))
+    diameter = float(np.linalg.norm(high - low))
+    cell = FRAMING_MARGIN * diameter / max(width, height)
+    for mesh in range(drawn.nmesh):
+        if drawn.mesh_texcoordnum[mesh] or drawn.mesh_normalnum[mesh] != drawn.mesh_vertnum[mesh]:
+            continue  # texture coordinates or per-face normals: keep the mesh as it is
+        vert, nvert = drawn.mesh_vertadr[mesh], drawn.mesh_vertnum[mesh]
+        face, nface = drawn.mesh_faceadr[mesh], drawn.mesh_facenum[mesh]
+        verts, faces, normals = simplify_mesh(drawn.mesh_vert[vert:vert + nvert].astype(np.float64),
+                                              drawn.mesh_face[face:face + nface], cell)
+        if len(faces) == 0:
+            continue
+        normal = drawn.mesh_normaladr[mesh]
+        drawn.mesh_vert[vert:vert + len(verts)] = verts
+        drawn.mesh_normal[normal:normal + len(normals)] = normals
+        drawn.mesh_face[face:face + len(faces)] = faces
+        drawn.mesh_facenormal[face:face + len(faces)] = faces
+        drawn.mesh_vertnum[mesh] = drawn.mesh_normalnum[mesh] = len(verts)
+        drawn.mesh_facenum[mesh] = len(faces)
+    return drawn
 
 
 def initial_data(model: mujoco.MjModel) -> mujoco.MjData:
@@ -107,11 +174,10 @@ def iter_frames(
 
     The camera is framed on the first state and then keeps its distance and
     angles while its look-at point follows the robot. `fast` turns off shadows
-    and reflections (about 4x faster on a CPU).
+    and reflections (about 4x faster on a CPU). Drawn with `drawing_model`'s copy of `model`.
     """
+    model = drawing_model(model, width, height, fast)
     data = mujoco.MjData(model)
-    model.vis.global_.offwidth = max(model.vis.global_.offwidth, width)
-    model.vis.global_.offheight = max(model.vis.global_.offheight, height)
     camera = None
     buffer = np.empty((height, width, 3), np.uint8)
     with mujoco.Renderer(model, height=height, width=width) as renderer:
@@ -122,7 +188,7 @@ def iter_frames(
             mujoco.mj_forward(model, data)
             low, high = robot_bounds(model, data)
             if camera is None:
-                camera = framing_camera(model, data, azimuth=AZIMUTH_BY_FAMILY[family], margin=1.4)
+                camera = framing_camera(model, data, azimuth=AZIMUTH_BY_FAMILY[family], margin=FRAMING_MARGIN)
                 height0 = camera.lookat[2]
             # Follow in the ground plane; keep the height so a jump shows as one.
             camera.lookat[:2] = (low[:2] + high[:2]) / 2

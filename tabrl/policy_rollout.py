@@ -59,13 +59,21 @@ def fresh_row(model_id: str, ppo: dict) -> PolicyRow:
                      zero_action=True, meta={"model_id": model_id})
 
 
+_RECORDED_SIZES: dict[tuple[str, str], Any] = {}
+"""(model, network key) -> the networks' sizes a checkpoint recorded (`checkpoint_sizes`)."""
+
+
 def _load_params(checkpoint: Path, meta: dict) -> tuple:
     """(normaliser, policy) parameters, read by `tabrl.training.load_params` into a template
-    made once per model and network shape (making one loads and traces the environment:
-    seconds per checkpoint for the Go1)."""
-    from tabrl.training import load_params
+    made once per model and network shape: from the sizes the checkpoint records when it
+    does (the base policies do not), else from the environment (tracing its reset: 4 s for
+    the Go1)."""
+    from tabrl.training import checkpoint_sizes, load_params
 
-    return tuple(load_params(checkpoint, _template(meta["model_id"], _network_key(meta["ppo"])))[:2])
+    key = (meta["model_id"], _network_key(meta["ppo"]))
+    if meta.get("networks"):
+        _RECORDED_SIZES.setdefault(key, checkpoint_sizes(meta))
+    return tuple(load_params(checkpoint, _template(*key))[:2])
 
 
 def _config(network_key: str):
@@ -79,9 +87,11 @@ def _config(network_key: str):
 
 @lru_cache(maxsize=8)
 def _networks(model_id: str, network_key: str):
+    """Brax's networks and a parameter template. The sizes are the model's and the network's
+    alone, so those a checkpoint recorded serve every row of that shape."""
     from tabrl.training import checkpoint_networks
 
-    return checkpoint_networks(_config(network_key), _env(model_id))
+    return checkpoint_networks(_config(network_key), _RECORDED_SIZES.get((model_id, network_key)) or _env(model_id))
 
 
 def _template(model_id: str, network_key: str):
@@ -120,7 +130,7 @@ def _program(model_id: str, network_key: str, n_steps: int, picks: tuple[int, ..
     import jax.numpy as jnp
     from brax.training.agents.ppo import networks as ppo_networks
 
-    from tabrl.settings import compile_cache_dir
+    from tabrl.settings import compile_cache_dir, executable_store_enabled
     from tabrl.training import enable_compilation_cache
 
     enable_compilation_cache(compile_cache_dir())  # a later process loads the program instead
@@ -148,7 +158,16 @@ def _program(model_id: str, network_key: str, n_steps: int, picks: tuple[int, ..
         _, records = jax.lax.scan(step, (state, act_key), None, length=n_steps)
         return tuple(r[frames] for r in records)
 
-    return jax.jit(jax.vmap(one, in_axes=(None, 0, 0, 0)))
+    program = jax.vmap(one, in_axes=(None, 0, 0, 0))
+    if not executable_store_enabled():
+        return jax.jit(program)
+    # A new process (a `tabrl train` job, the renderer's first job) loads the program
+    # instead of tracing the MJX step (5.6 s for the Go1 on 2 cores) and lowering it.
+    from tabrl.training.executables import program_fingerprint, stored_jit, stored_pmaps
+
+    what = json.dumps(["policy_rollout", model_id, network_key, n_steps, list(picks)])
+    with stored_pmaps(compile_cache_dir() / "executables", program_fingerprint(what, env)):
+        return stored_jit(program)
 
 
 def _stack(trees: list) -> Any:

@@ -13,14 +13,13 @@ from typing import Any
 import numpy as np
 
 
-def _run(env, networks, num_envs: int, steps: int, deterministic: bool):
+def _run(env, networks, num_envs: int, steps: int, deterministic: bool, jit):
     import jax
     import jax.numpy as jnp
     from brax.training.agents.ppo import networks as ppo_networks
 
     make_policy = ppo_networks.make_inference_fn(networks)
 
-    @jax.jit
     def run(key, policy_params, info: dict):
         reset_key, act_key = jax.random.split(key)
         state = jax.vmap(env.reset)(jax.random.split(reset_key, num_envs))
@@ -41,27 +40,27 @@ def _run(env, networks, num_envs: int, steps: int, deterministic: bool):
         records["final_obs"] = final.obs
         return records
 
-    return run
+    return (jit or jax.jit)(run)
 
 
 _RUNS: dict[tuple, tuple] = {}
 _MAX_RUNS = 8
 
 
-def _cached_run(env, networks, num_envs: int, steps: int, deterministic: bool):
+def _cached_run(env, networks, num_envs: int, steps: int, deterministic: bool, jit=None):
     """One jitted rollout per (environment, networks, shape): a second call, with other
     parameters or numbers, runs the program already compiled. Keyed by identity (Brax's
     networks are not hashable); the entry keeps its env and networks alive."""
-    key = (id(env), id(networks), num_envs, steps, deterministic)
+    key = (id(env), id(networks), num_envs, steps, deterministic, id(jit))
     if key not in _RUNS:
         while len(_RUNS) >= _MAX_RUNS:
             _RUNS.pop(next(iter(_RUNS)))
-        _RUNS[key] = (env, networks, _run(env, networks, num_envs, steps, deterministic))
+        _RUNS[key] = (env, networks, _run(env, networks, num_envs, steps, deterministic, jit))
     return _RUNS[key][2]
 
 
 def collect(env, networks, params, *, num_envs: int, steps: int, seed: int = 0,
-            deterministic: bool = False, info: dict[str, Any] | None = None) -> dict[str, Any]:
+            deterministic: bool = False, info: dict[str, Any] | None = None, jit=None) -> dict[str, Any]:
     """Roll `params` = (normaliser, policy, ...) out on `num_envs` environments for `steps` steps.
 
     `info` entries replace the reset state's (`tabrl.controls.CONTROLS_KEY`,
@@ -70,9 +69,11 @@ def collect(env, networks, params, *, num_envs: int, steps: int, seed: int = 0,
     step, `reward`, `done` (steps, envs) and `qpos`, `qvel` (steps, envs, n) after it,
     `final_obs` (envs, ...).
     Steps after an environment's first `done` are not meaningful (no auto-reset).
+    `jit` replaces `jax.jit` (`tabrl.training.executables.stored_jit`: a trial loads the
+    program instead of tracing it).
     """
     import jax
 
-    run = _cached_run(env, networks, num_envs, steps, deterministic)
+    run = _cached_run(env, networks, num_envs, steps, deterministic, jit)
     records = run(jax.random.PRNGKey(seed), tuple(params[:2]), dict(info or {}))
     return jax.tree_util.tree_map(np.asarray, records)

@@ -30,6 +30,13 @@ def test_each_run_adds_a_table_and_tabrl_bench_keeps_the_history(tmp_path):
     assert "| train | 50.0 | 50.0 | 50.0 |" in text and "| job / process wall | 190 / 202 | 269 / 281 | 95 / 107 |" in text
     assert text[before:after].count("not met; learning is 19% of the second job") == 1
     assert "): met; learning is 57% of the second job" in text[after:]
+    served = record("2026-12-04 09:00 UTC", 50, 80)
+    served["served_warm"] = {"wall_seconds": 210}
+    served["jobs"].update({"served, first": served["jobs"]["after warm"], "served, second": served["jobs"]["second"]})
+    table = markdown(served)
+    assert "| stage (s) | fresh | second | after warm | served, first | served, second |" in table
+    assert "`tabrl serve` warm (API up, model warm): 210 s" in table
+    assert "at least half of the served, second): met; learning is 62% of the served, second job" in table
     kept = history_tail(out)  # what `tabrl bench` writes back after its own report
     assert kept.startswith("## The hero job's wall") and "### 2026-12-02" in kept and "### 2026-12-03" in kept
     assert "what tabrl bench wrote" not in kept

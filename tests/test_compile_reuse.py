@@ -144,6 +144,23 @@ def test_compile_lock_is_exclusive_and_done_once_compiled(tmp_path):
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
+
+def test_a_new_tabrl_does_not_find_the_old_compiled_mark(tmp_path, monkeypatch):
+    """The executable store keys on TabRL's source, so must the lock's mark: after an
+    upgrade the first trial compiles again while the others wait for it."""
+    from tabrl.training import SpeedLayer
+    from tabrl.training import executables
+
+    before = SpeedLayer(tmp_path, "digest")
+    critic_before = before.critic_lock().path
+    before.lock.acquire()
+    before.compiled()
+    assert SpeedLayer(tmp_path, "digest").lock.done_path.exists()
+    monkeypatch.setattr(executables, "code_fingerprint", lambda: "another-tabrl-source")
+    after = SpeedLayer(tmp_path, "digest")
+    assert not after.lock.done_path.exists()
+    assert after.critic_lock().path != critic_before
+
 _TRIAL = """
 import sys
 from tabrl.rewards import propose

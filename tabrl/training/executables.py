@@ -201,6 +201,7 @@ class _Store:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        self._ahead = {}  # a cancelled load is not a damaged file: `load` reads it afresh
 
     def load(self, key: str):
         """The executable stored under `key`, or None (absent or unreadable: a damaged file is removed)."""

@@ -261,8 +261,10 @@ def _check_resumable(meta: dict, model_id: str, spec, config: PPOConfig | None) 
 
 def _warm_up_critic(training: TrainingEnv, config: PPOConfig, restore, spec, seed: int, speed: SpeedLayer):
     """`tabrl.finetune.warm_up_critic` for this run's environment and approach; with the
-    speed layer on, the first trial compiles its rollout while the others wait for it
-    (`CompileLock`), then load it from JAX's persistent cache."""
+    speed layer on, its programs come from the executable store, the first trial building
+    them while the others wait (`SpeedLayer.around_critic_warm_up`)."""
+    import inspect
+
     from tabrl.controls import CONTROLS_KEY
     from tabrl.finetune import warm_up_critic
 
@@ -272,20 +274,14 @@ def _warm_up_critic(training: TrainingEnv, config: PPOConfig, restore, spec, see
 
         info[PARAMS_KEY] = training.env.params
     networks, _ = checkpoint_networks(config, training.env)
-    lock = speed.critic_lock()
+    settings = {name: parameter.default for name, parameter in inspect.signature(warm_up_critic).parameters.items()
+                if parameter.default is not inspect.Parameter.empty and name not in ("info", "jit", "seed")}
+    settings.update(discounting=config.discounting, reward_scaling=config.reward_scaling)
     started = time.monotonic()
-    if lock is not None:
-        lock.acquire()
-    try:
-        restore, report = warm_up_critic(training.env, networks, restore, discounting=config.discounting,
-                                         reward_scaling=config.reward_scaling, info=info, seed=seed)
-        if lock is not None:
-            lock.release(compiled=True)
-    finally:
-        if lock is not None:
-            lock.release()
+    with speed.around_critic_warm_up(training.playground, settings) as jit:
+        restore, report = warm_up_critic(training.env, networks, restore, info=info, jit=jit, seed=seed, **settings)
     report["seconds"] = round(time.monotonic() - started, 2)
-    report["lock_wait_seconds"] = round(lock.waited_seconds, 2) if lock else 0.0
+    report["lock_wait_seconds"] = round(speed.critic_waited_seconds, 2)
     return restore, report
 
 

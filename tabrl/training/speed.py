@@ -169,14 +169,57 @@ class SpeedLayer:
     def __init__(self, compile_cache: Path | None, digest: str):
         self.folder = Path(compile_cache) if compile_cache is not None else None
         self.digest = digest
-        self.lock = CompileLock(self.folder, digest) if self.folder is not None else None
+        self.lock = CompileLock(self.folder, self._lock_key(digest)) if self.folder is not None else None
         self.store = None  # the executable store's counter while training, when it is on
+        self.critic_waited_seconds = 0.0
         if self.folder is not None:
             enable_compilation_cache(self.folder)
 
     def critic_lock(self) -> CompileLock | None:
-        """The lock for the critic warm-up's rollout program (`tabrl.finetune`)."""
-        return CompileLock(self.folder, f"{self.digest}-critic") if self.folder is not None else None
+        """The lock for the critic warm-up's programs (`tabrl.finetune`)."""
+        return CompileLock(self.folder, self._lock_key(f"{self.digest}-critic")) if self.folder is not None else None
+
+    @contextlib.contextmanager
+    def around_critic_warm_up(self, env, settings: dict) -> Iterator[Any]:
+        """Around one `tabrl.finetune.warm_up_critic(..., jit=...)`: yields the `jit` to give
+        it. With the speed layer on, its rollout and fit come from the executable store
+        (keyed like the training program, plus `settings`: the warm-up's keywords, which
+        shape its programs) and the first trial builds them while the others wait
+        (`critic_lock`). Measured on the Go1 in a new process: 13.6 s, of which 9.7 s
+        tracing the MJX rollout and the fit."""
+        import jax
+
+        lock = self.critic_lock()
+        stored = contextlib.nullcontext(None)
+        from tabrl.settings import executable_store_enabled
+
+        if self.folder is not None and executable_store_enabled():
+            from tabrl.training.executables import program_fingerprint, stored_jit, stored_pmaps
+
+            settings_text = json.dumps(settings, sort_keys=True, default=str)
+            stored = stored_pmaps(self.folder / "executables",
+                                  program_fingerprint(f"{self.digest}-critic-{settings_text}", env))
+        with stored as counter:
+            if lock is not None:
+                lock.acquire()
+            try:
+                yield stored_jit if counter is not None else jax.jit
+                if lock is not None:
+                    lock.release(compiled=True)
+            finally:
+                if lock is not None:
+                    lock.release()
+                    self.critic_waited_seconds = lock.waited_seconds
+
+    @staticmethod
+    def _lock_key(digest: str) -> str:
+        """The lock's "compiled" mark holds for what the executable store keys on: this
+        TabRL's source too. Without it, after an upgrade every trial found the old mark,
+        skipped the wait and compiled the same program at once (3 x 120 s instead of 58 s
+        then two loads, measured on the Go1)."""
+        from tabrl.training.executables import code_fingerprint
+
+        return f"{digest}-{code_fingerprint()[:12]}"
 
     @contextlib.contextmanager
     def around_training(self, env) -> Iterator[None]:
