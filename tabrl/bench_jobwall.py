@@ -60,6 +60,7 @@ def _job(model: str, prompt: str, steps: int, size: str, seconds: float, data_di
     if keep is not None and job.get("composite"):  # the videos to look at, after the data folder is gone
         keep.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(job["composite"], keep)
+    print(f"  {prompt!r}: {job['seconds']:.0f} s, process {wall:.0f} s, {stages}", file=sys.stderr)
     return {"prompt": prompt, "wall_seconds": round(wall, 1), "job_seconds": job["seconds"], "stages": stages}
 
 
@@ -89,9 +90,10 @@ def _served_jobs(model: str, steps: int, size: str, seconds: float, data_dir: Pa
             while True:  # until the API answers and the model is warm
                 if server.poll() is not None:
                     raise RuntimeError(f"tabrl serve exited with {server.returncode}; see {data_dir / 'serve.log'}")
-                try:
-                    warming = api.get("/api/health").json().get("warming", [])
-                except httpx.HTTPError:
+                try:  # while Serve starts, the port may answer with an error page
+                    health = api.get("/api/health")
+                    warming = health.json().get("warming", []) if health.status_code == 200 else None
+                except (httpx.HTTPError, ValueError):
                     warming = None
                 if warming is not None and all(w["state"] in ("ready", "failed") for w in warming):
                     break
@@ -115,6 +117,7 @@ def _served_jobs(model: str, steps: int, size: str, seconds: float, data_dir: Pa
                 if view["status"] != "succeeded":
                     raise RuntimeError(f"the served job {view['status']}: {view.get('error')}")
                 stages = {s["name"]: s["seconds"] for s in view.get("stages") or []}
+                print(f"  {name} {prompt!r}: {wall:.0f} s, {stages}", file=sys.stderr)
                 jobs[name] = {"prompt": prompt, "wall_seconds": round(wall, 1),
                               "job_seconds": round(sum(stages.values()), 1), "stages": stages}
                 target = keep(name.replace(", ", "-"))
@@ -150,8 +153,12 @@ def run_job_wall(out: Path, *, model: str = HERO_MODEL, steps: int = 60_000, siz
         record["warm"] = {**report, "wall_seconds": round(wall, 1)}
         record["jobs"]["after warm"] = _job(model, PROMPTS[0], steps, size, seconds, warmed, keep("after-warm"))
         log("job wall: tabrl serve as make up starts it (warming the model), then the two jobs over HTTP...")
-        record["served_warm"], served = _served_jobs(model, steps, size, seconds, Path(tmp) / "served", keep)
-        record["jobs"].update(served)
+        try:
+            record["served_warm"], served = _served_jobs(model, steps, size, seconds, Path(tmp) / "served", keep)
+            record["jobs"].update(served)
+        except Exception as error:  # the command-line columns are measured: keep them
+            record["served_error"] = f"{type(error).__name__}: {error}"
+            log(f"job wall: the served jobs failed: {record['served_error']}")
     record["load_end"] = list(os.getloadavg())
     out = Path(out)
     out.with_suffix(".jobwall.json").write_text(json.dumps(record, indent=1) + "\n")
@@ -181,6 +188,8 @@ def markdown(record: dict) -> str:
         lines.append(f"| {stage} | " + " | ".join(f"{jobs[n]['stages'].get(stage, 0):.1f}" for n in names) + " |")
     lines.append("| job / process wall | " + " | ".join(
         f"{jobs[n]['job_seconds']:.0f} / {jobs[n]['wall_seconds']:.0f}" for n in names) + " |")
+    if "served_error" in record:
+        lines[6] += f" The served jobs failed: {record['served_error']}"
     if "served_warm" in record:
         lines[6] += (f" `tabrl serve` warm (API up, model warm): {record['served_warm']['wall_seconds']:.0f} s; "
                      "its two jobs' wall is from the request to the finished job.")
