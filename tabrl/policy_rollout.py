@@ -166,7 +166,9 @@ def _program(model_id: str, network_key: str, n_steps: int, picks: tuple[int, ..
     from tabrl.training.executables import program_fingerprint, stored_jit, stored_pmaps
 
     what = json.dumps(["policy_rollout", model_id, network_key, n_steps, list(picks)])
-    with stored_pmaps(compile_cache_dir() / "executables", program_fingerprint(what, env)):
+    # Playground's environment, not TabRL's wrapper: the wrapper's attributes (the
+    # observation size, once read) differ between processes that made the same program.
+    with stored_pmaps(compile_cache_dir() / "executables", program_fingerprint(what, env.unwrapped)):
         return stored_jit(program)
 
 

@@ -86,3 +86,26 @@ def test_measure_prints_a_checkpoints_report(checkpoints):
                            "--seconds", "2"], capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
     assert text.returncode == 0, text.stderr[-2000:]
     assert "travels" in text.stdout and "what changed" in text.stdout
+
+
+def test_a_job_renders_with_the_rollout_tabrl_warm_stored(checkpoints, tmp_path):
+    """What `make up` has the renderer do at start (`tabrl.warm.warm_rendering`) stores the
+    model's video rollout; a job's render in another process loads it: nothing is compiled
+    into the executable store again. (Once, the store's key read an attribute of TabRL's
+    wrapper that only the warm-up had set, and every render compiled the rollout afresh.)"""
+    env = {**os.environ, "TABRL_JAX_CACHE_DIR": str(tmp_path / "cache")}
+    store = tmp_path / "cache" / "executables"
+
+    def run(code: str) -> None:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env,
+                              timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+
+    run(f"from tabrl.warm import warm_rendering; warm_rendering({MODEL!r}, 5000, seconds=2.0)")
+    stored = sorted(store.glob("*.pjrt"))
+    assert stored, "the warm-up stored no rollout program"
+    items = [(i, str(c), f"approach {i}") for i, c in enumerate(checkpoints)]
+    run(f"from tabrl.rendering import render_batch_videos; "
+        f"videos, _ = render_batch_videos({items!r}, {str(tmp_path / 'job')!r}, seconds=2.0, size=(64, 48)); "
+        f"assert [v.error for v in videos] == [None] * 3, videos")
+    assert sorted(store.glob("*.pjrt")) == stored  # loaded, not compiled again
