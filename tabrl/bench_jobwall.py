@@ -169,6 +169,14 @@ def run_job_wall(out: Path, *, model: str = HERO_MODEL, steps: int = 60_000, siz
 def markdown(record: dict) -> str:
     jobs = record["jobs"]
     names = list(jobs)
+    setting = (f"Load average before / after: {record['load_start'][0]:.1f} / {record['load_end'][0]:.1f}. "
+               f"`tabrl warm` before the \"after warm\" job: {record['warm']['wall_seconds']:.0f} s "
+               f"({record['warm']['executables_compiled']} training programs compiled).")
+    if "served_error" in record:
+        setting += f" The served jobs failed: {record['served_error']}"
+    if "served_warm" in record:
+        setting += (f" `tabrl serve` warm (API up, model warm): {record['served_warm']['wall_seconds']:.0f} s; "
+                    "its two jobs' wall is from the request to the finished job.")
     lines = [
         f"### {record['date']}: {record['model']}, {record['steps']:,} steps, {record['size']} "
         f"{record['seconds']:g}-s videos",
@@ -177,9 +185,7 @@ def markdown(record: dict) -> str:
         f"tabrl bench --job-wall --model {record['model']} --steps {record['steps']}",
         "```",
         "",
-        f"Load average before / after: {record['load_start'][0]:.1f} / {record['load_end'][0]:.1f}. "
-        f"`tabrl warm` before the last job: {record['warm']['wall_seconds']:.0f} s "
-        f"({record['warm']['executables_compiled']} training programs compiled).",
+        setting,
         "",
         "| stage (s) | " + " | ".join(names) + " |",
         "| --- | " + " | ".join("---" for _ in names) + " |",
@@ -188,11 +194,6 @@ def markdown(record: dict) -> str:
         lines.append(f"| {stage} | " + " | ".join(f"{jobs[n]['stages'].get(stage, 0):.1f}" for n in names) + " |")
     lines.append("| job / process wall | " + " | ".join(
         f"{jobs[n]['job_seconds']:.0f} / {jobs[n]['wall_seconds']:.0f}" for n in names) + " |")
-    if "served_error" in record:
-        lines[6] += f" The served jobs failed: {record['served_error']}"
-    if "served_warm" in record:
-        lines[6] += (f" `tabrl serve` warm (API up, model warm): {record['served_warm']['wall_seconds']:.0f} s; "
-                     "its two jobs' wall is from the request to the finished job.")
     lines.append("")
     for first, second in (("fresh", "second"), ("served, first", "served, second")):
         if first not in jobs or second not in jobs:

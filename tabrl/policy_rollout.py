@@ -130,7 +130,7 @@ def _program(model_id: str, network_key: str, n_steps: int, picks: tuple[int, ..
     import jax.numpy as jnp
     from brax.training.agents.ppo import networks as ppo_networks
 
-    from tabrl.settings import compile_cache_dir, executable_store_enabled
+    from tabrl.settings import compile_cache_dir
     from tabrl.training import enable_compilation_cache
 
     enable_compilation_cache(compile_cache_dir())  # a later process loads the program instead
@@ -158,18 +158,15 @@ def _program(model_id: str, network_key: str, n_steps: int, picks: tuple[int, ..
         _, records = jax.lax.scan(step, (state, act_key), None, length=n_steps)
         return tuple(r[frames] for r in records)
 
-    program = jax.vmap(one, in_axes=(None, 0, 0, 0))
-    if not executable_store_enabled():
-        return jax.jit(program)
     # A new process (a `tabrl train` job, the renderer's first job) loads the program
     # instead of tracing the MJX step (5.6 s for the Go1 on 2 cores) and lowering it.
-    from tabrl.training.executables import program_fingerprint, stored_jit, stored_pmaps
+    # Keyed on Playground's environment, not TabRL's wrapper: the wrapper's attributes (the
+    # observation size, once read) differ between processes that made the same program.
+    from tabrl.training.executables import program_store, stored_jit
 
     what = json.dumps(["policy_rollout", model_id, network_key, n_steps, list(picks)])
-    # Playground's environment, not TabRL's wrapper: the wrapper's attributes (the
-    # observation size, once read) differ between processes that made the same program.
-    with stored_pmaps(compile_cache_dir() / "executables", program_fingerprint(what, env.unwrapped)):
-        return stored_jit(program)
+    with program_store(compile_cache_dir(), what, env.unwrapped):
+        return stored_jit(jax.vmap(one, in_axes=(None, 0, 0, 0)))
 
 
 def _stack(trees: list) -> Any:

@@ -294,6 +294,17 @@ def stored_jit(fun, **options):
     return _Stored(jax.jit, fun, options, _active[-1])
 
 
+def program_store(cache_dir: Path, program_digest: str, env: Any):
+    """The store context for the programs of `program_digest` on `env`, in `cache_dir`'s
+    store folder: `stored_pmaps`, or a context that yields None when the store is off
+    (`TABRL_EXECUTABLE_STORE=0`)."""
+    from tabrl.settings import executable_store_enabled
+
+    if not executable_store_enabled():
+        return contextlib.nullcontext(None)
+    return stored_pmaps(Path(cache_dir) / "executables", program_fingerprint(program_digest, env))
+
+
 @contextlib.contextmanager
 def stored_pmaps(store: Path, fingerprint: str) -> Iterator[StoreCounter]:
     """While active, `jax.pmap` (and `stored_jit`) return functions whose

@@ -187,23 +187,18 @@ class SpeedLayer:
         shape its programs) and the first trial builds them while the others wait
         (`critic_lock`). Measured on the Go1 in a new process, 2 cores: the warm-up took
         13.3 s traced and compiled from JAX's cache, 5.7-6.2 s from the store."""
-        import jax
-
-        from tabrl.settings import executable_store_enabled
+        from tabrl.training.executables import program_store, stored_jit
 
         lock = self.critic_lock()
         stored = contextlib.nullcontext(None)
-        if self.folder is not None and executable_store_enabled():
-            from tabrl.training.executables import program_fingerprint, stored_jit, stored_pmaps
-
+        if self.folder is not None:
             settings_text = json.dumps(settings, sort_keys=True, default=str)
-            stored = stored_pmaps(self.folder / "executables",
-                                  program_fingerprint(f"{self.digest}-critic-{settings_text}", env))
-        with stored as counter:
+            stored = program_store(self.folder, f"{self.digest}-critic-{settings_text}", env)
+        with stored:
             if lock is not None:
                 lock.acquire()
             try:
-                yield stored_jit if counter is not None else jax.jit
+                yield stored_jit  # `jax.jit` itself while no store is active
                 if lock is not None:
                     lock.release(compiled=True)
             finally:
@@ -226,13 +221,9 @@ class SpeedLayer:
         """Around one `ppo.train`: its pmaps from the executable store (`env`: the Playground
         environment, fingerprinted into the store's key), and this program's lock held until
         `compiled()` or the end."""
-        from tabrl.settings import executable_store_enabled
+        from tabrl.training.executables import program_store
 
-        stored = contextlib.nullcontext(None)
-        if self.folder is not None and executable_store_enabled():
-            from tabrl.training.executables import program_fingerprint, stored_pmaps
-
-            stored = stored_pmaps(self.folder / "executables", program_fingerprint(self.digest, env))
+        stored = program_store(self.folder, self.digest, env) if self.folder is not None else contextlib.nullcontext()
         with stored as counter:
             self.store = counter
             if self.lock is not None:
