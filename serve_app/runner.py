@@ -135,7 +135,8 @@ def run_job(job_id: str, settings: ServeSettings, proposer, renderer) -> str:
 
         num_envs = scaled_ppo_config(job.model_id, job.num_steps, accelerator=accelerator).num_envs
         render_seconds = round(sum(s.seconds for s in result.stages if s.name in ("render", "composite")), 2)
-        start_seconds = next((s.seconds for s in result.stages if s.name == "start"), None)
+        # a job's start, as the estimate adds it: Ray, the trial processes and a base's critic warm-up
+        start_seconds = sum(s.seconds for s in result.stages if s.name in ("start", "critic")) or None
         for trial in result.approaches:
             if trial.metrics and trial.metrics.env_steps_per_second:
                 store.record(Measurement(

@@ -244,7 +244,7 @@ class JobView(BaseModel):
         default=None, description="how different the rendered approaches' behaviours are")
     stages: list[Stage] = Field(
         default_factory=list, description="where the time went, stage by stage, as each finished: "
-        "start, propose, compile, train, render, composite (seconds)")
+        "propose, start, critic (a base policy's value warm-up), compile, train, render, composite (seconds)")
     demo: bool = Field(default=False, description="a ready-made result shipped with TabRL, not trained here")
     favourite: int | None = Field(
         default=None, ge=0, le=2,

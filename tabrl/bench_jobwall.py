@@ -10,8 +10,8 @@ One run, each job a `tabrl train --json` process of its own on the idle machine:
    the model (as `make up` starts it), then the two prompts as two jobs over HTTP, one after
    the other: Ray, the renderer and the warm programs already up, as a person finds them.
 
-Each job's stages come from its own record (`tabrl.stages`: start, propose, compile,
-train, render, composite), the wall from the process. The table is appended to the
+Each job's stages come from its own record (`tabrl.stages`: propose, start, critic,
+compile, train, render, composite), the wall from the process. The table is appended to the
 "job wall" history at the end of BENCHMARKS.md (`HISTORY_MARKER`); earlier entries
 stay, so the file shows before and after. Issue 17's targets: at most 200 s fresh,
 at most 90 s for the second job, learning at least half of it.
@@ -32,7 +32,7 @@ from pathlib import Path
 HERO_MODEL = "Go1JoystickFlatTerrain"
 PROMPTS = ("Keep shaking your hips aloha dude!", "Pretend you're a happy puppy")
 HISTORY_MARKER = "<!-- job-wall history: `tabrl bench --job-wall` appends below; keep this line -->"
-STAGES = ("propose", "start", "compile", "train", "render", "composite")
+STAGES = ("propose", "start", "critic", "compile", "train", "render", "composite")
 TARGETS = {"fresh": 200.0, "second": 90.0}
 
 
@@ -198,12 +198,14 @@ def markdown(record: dict) -> str:
     for first, second in (("fresh", "second"), ("served, first", "served, second")):
         if first not in jobs or second not in jobs:
             continue
-        learning = jobs[second]["stages"].get("train", 0) / max(jobs[second]["job_seconds"], 1e-9)
+        stages, wall = jobs[second]["stages"], max(jobs[second]["job_seconds"], 1e-9)
+        learning = stages.get("train", 0) / wall  # PPO's own steps: the target is judged on these
+        with_critic = (stages.get("train", 0) + stages.get("critic", 0)) / wall
         met = (jobs[first]["job_seconds"] <= TARGETS["fresh"] and jobs[second]["job_seconds"] <= TARGETS["second"]
                and learning >= 0.5)
         lines.append(f"Targets ({first} <= {TARGETS['fresh']:.0f} s, {second} <= {TARGETS['second']:.0f} s, learning "
-                     f"at least half of the {second}): {'met' if met else 'not met'}; learning is {learning:.0%} of "
-                     f"the {second} job.")
+                     f"at least half of the {second}): {'met' if met else 'not met'}; PPO's training is "
+                     f"{learning:.0%} of the {second} job ({with_critic:.0%} with the critic's fit).")
     return "\n".join(lines) + "\n"
 
 

@@ -39,12 +39,11 @@ from mujoco_playground import wrapper as _playground_wrapper
 
 from tabrl.pose import joint_offsets, posable, shifted_default_pose
 from tabrl.internals import env_observation
+from tabrl.reset_shapes import COMMAND_KEY
 
 CONTROLS_KEY = "tabrl_controls"
 PHASE_SIZE = 2
 """Entries appended to every observation: sin and cos of the phase clock."""
-COMMAND_KEY = "command"
-"""Where Playground's joystick environments keep their velocity command in `state.info`."""
 
 
 def controls_of(spec=None) -> dict[str, Any]:
@@ -72,23 +71,11 @@ def command_at(controls: dict, time):
 
 
 def has_command(env) -> bool:
-    """Whether the environment keeps a 3-number joystick command in its state.
+    """Whether the environment keeps a 3-number joystick command in its state
+    (read off an abstract reset once per machine: `tabrl.reset_shapes`)."""
+    from tabrl.reset_shapes import reset_shapes
 
-    Read off an abstract reset (a trace, seconds for an MJX model), once per environment
-    class: which keys a reset's `info` holds is fixed by the class."""
-    return _has_command(type(env.unwrapped), env)
-
-
-_HAS_COMMAND: dict[type, bool] = {}
-
-
-def _has_command(cls: type, env) -> bool:
-    if cls not in _HAS_COMMAND:
-        import jax
-
-        info = jax.eval_shape(env.reset, jax.random.PRNGKey(0)).info
-        _HAS_COMMAND[cls] = COMMAND_KEY in info and tuple(info[COMMAND_KEY].shape) == (3,)
-    return _HAS_COMMAND[cls]
+    return reset_shapes(env).has_command
 
 
 def _with_phase(obs, phase):
@@ -115,14 +102,16 @@ class ControlledEnv(_playground_wrapper.Wrapper):
 
     @property
     def observation_size(self):
-        """Playground's, plus the phase. Kept once read: Playground traces a reset for it
-        every time (2 s for the Go1), and a trial asked three times."""
+        """Playground's, plus the phase. Playground traces a reset for it every time it is
+        read (2 s for the Go1); `tabrl.reset_shapes` reads it once per machine."""
         import jax
+
+        from tabrl.reset_shapes import reset_shapes
 
         if self._observation_size is None:
             self._observation_size = jax.tree_util.tree_map(
                 lambda s: (s + PHASE_SIZE) if isinstance(s, int) else (*tuple(s)[:-1], tuple(s)[-1] + PHASE_SIZE),
-                self.env.observation_size, is_leaf=lambda s: isinstance(s, (int, tuple)),
+                reset_shapes(self.env).observation_size, is_leaf=lambda s: isinstance(s, (int, tuple)),
             )
         return self._observation_size
 

@@ -92,9 +92,8 @@ def warm_up_critic(env, networks, params, *, discounting: float, reward_scaling:
 
     fit = jit(fit)
 
-    def explained_variance(value_params, targets):
-        predicted = np.asarray(value_of(normaliser, value_params, flat_obs))[mask]
-        actual = targets.reshape(-1)[mask]
+    def explained_variance(values, targets):
+        predicted, actual = values.reshape(-1)[mask], targets.reshape(-1)[mask]
         return float(1 - np.var(actual - predicted) / max(np.var(actual), 1e-8))
 
     key = jax.random.PRNGKey(seed)
@@ -104,11 +103,12 @@ def warm_up_critic(env, networks, params, *, discounting: float, reward_scaling:
         last = np.asarray(value_of(normaliser, value_params, data["final_obs"]))
         targets = lambda_returns(rewards, values, last, alive, discounting)
         if round_ == 0:
-            report["explained_variance_before"] = round(explained_variance(value_params, targets), 3)
+            report["explained_variance_before"] = round(explained_variance(values, targets), 3)
         key, sub = jax.random.split(key)
         value_params, opt_state = fit(normaliser, value_params, opt_state, flat_obs,
                                       jnp.asarray(targets.reshape(-1)), jnp.asarray(mask, jnp.float32), sub)
-    report["explained_variance_after"] = round(explained_variance(value_params, targets), 3)
+    values = np.asarray(value_of(normaliser, value_params, flat_obs))
+    report["explained_variance_after"] = round(explained_variance(values, targets), 3)
     report["mean_return_target"] = round(float(targets.reshape(-1)[mask].mean()), 3)
     report["samples"] = int(mask.sum())
     return (params[0], params[1], value_params), report

@@ -31,6 +31,8 @@ class TrialMetrics(BaseModel):
     compile_seconds: float
     env_steps: int
     env_steps_per_second: float | None = None
+    critic_seconds: float = 0.0
+    """A base policy's critic warm-up before PPO (0: none)."""
 
 
 class TrialResult(BaseModel):
@@ -81,7 +83,7 @@ class JobResult(BaseModel):
     distinctness: Distinctness | None = None
     """How different the rendered approaches' behaviours are (two or more videos)."""
     stages: list[Stage] = []
-    """Where the time went: start, propose, compile, train, render, composite (`tabrl.stages`)."""
+    """Where the time went: propose, start, critic, compile, train, render, composite (`tabrl.stages`)."""
     status: JobStatus = "succeeded"
     """succeeded: at least one approach has a video; cancelled: stopped on request."""
     source: str | None = None

@@ -59,21 +59,12 @@ def fresh_row(model_id: str, ppo: dict) -> PolicyRow:
                      zero_action=True, meta={"model_id": model_id})
 
 
-_RECORDED_SIZES: dict[tuple[str, str], Any] = {}
-"""(model, network key) -> the networks' sizes a checkpoint recorded (`checkpoint_sizes`)."""
-
-
 def _load_params(checkpoint: Path, meta: dict) -> tuple:
     """(normaliser, policy) parameters, read by `tabrl.training.load_params` into a template
-    made once per model and network shape: from the sizes the checkpoint records when it
-    does (the base policies do not), else from the environment (tracing its reset: 4 s for
-    the Go1)."""
-    from tabrl.training import checkpoint_sizes, load_params
+    made once per model and network shape."""
+    from tabrl.training import load_params
 
-    key = (meta["model_id"], _network_key(meta["ppo"]))
-    if meta.get("networks"):
-        _RECORDED_SIZES.setdefault(key, checkpoint_sizes(meta))
-    return tuple(load_params(checkpoint, _template(*key))[:2])
+    return tuple(load_params(checkpoint, _template(meta["model_id"], _network_key(meta["ppo"])))[:2])
 
 
 def _config(network_key: str):
@@ -87,11 +78,11 @@ def _config(network_key: str):
 
 @lru_cache(maxsize=8)
 def _networks(model_id: str, network_key: str):
-    """Brax's networks and a parameter template. The sizes are the model's and the network's
-    alone, so those a checkpoint recorded serve every row of that shape."""
+    """Brax's networks and a parameter template, of the model's sizes (its environment's
+    observation size is read without a trace: `tabrl.reset_shapes`)."""
     from tabrl.training import checkpoint_networks
 
-    return checkpoint_networks(_config(network_key), _RECORDED_SIZES.get((model_id, network_key)) or _env(model_id))
+    return checkpoint_networks(_config(network_key), _env(model_id))
 
 
 def _template(model_id: str, network_key: str):

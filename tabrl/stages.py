@@ -1,10 +1,11 @@
-"""Where a job's time goes: its stages (start, propose, compile, train, render, composite)
-with their seconds, as `tabrl train --json`, `job.json` and the API show them.
+"""Where a job's time goes: its stages (propose, start, critic, compile, train, render,
+composite) with their seconds, as `tabrl train --json`, `job.json` and the API show them.
 
 The trials run concurrently, so a batch's stages are read from its wall time and the
-slowest trial: compile and train are the largest of the trials' own figures, and
-"start" is the rest of the batch's wall (Ray's start, each trial process's imports,
-waiting for a core).
+slowest trial: critic (fitting a base policy's value network before PPO,
+`tabrl.finetune`; only when a trial did), compile and train are the largest of the
+trials' own figures, and "start" is the rest of the batch's wall (Ray's start, each
+trial process's imports and set-up, waiting for a core).
 """
 
 from __future__ import annotations
@@ -39,12 +40,16 @@ class StageClock:
             self.add(name, time.monotonic() - started)
 
     def add_batch(self, batch_seconds: float, trials: Sequence) -> None:
-        """start, compile, train from a batch's wall and its trials' `TrainResult`s."""
+        """start, critic (when a trial warmed one up), compile, train from a batch's wall and
+        its trials' `TrainResult`s (or `TrialMetrics`)."""
         results = [t for t in trials if t is not None]
+        critic_s = max((r.critic_seconds for r in results), default=0.0)
         compile_s = max((r.compile_seconds for r in results), default=0.0)
         train_s = max((r.train_seconds for r in results), default=0.0)
-        slowest = max((r.compile_seconds + r.train_seconds for r in results), default=0.0)
+        slowest = max((r.critic_seconds + r.compile_seconds + r.train_seconds for r in results), default=0.0)
         self.add("start", batch_seconds - slowest)
+        if critic_s > 0:
+            self.add("critic", critic_s)
         self.add("compile", compile_s)
         self.add("train", train_s)
 

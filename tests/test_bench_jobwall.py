@@ -10,7 +10,7 @@ from tabrl.bench_jobwall import HISTORY_MARKER, append_history, history_tail, ma
 def record(date: str, second_train: float, second_job: float) -> dict:
     def job(train: float, total: float) -> dict:
         return {"prompt": "p", "wall_seconds": total + 12, "job_seconds": total,
-                "stages": {"propose": 3, "start": 20, "compile": 2, "train": train, "render": total - train - 25,
+                "stages": {"propose": 3, "start": 14, "critic": 6, "compile": 2, "train": train, "render": total - train - 25,
                            "composite": 0.5}}
     return {"date": date, "model": "Go1JoystickFlatTerrain", "steps": 60_000, "size": "160x120", "seconds": 10,
             "load_start": [0.2], "load_end": [1.9], "warm": {"wall_seconds": 140, "executables_compiled": 3},
@@ -28,15 +28,16 @@ def test_each_run_adds_a_table_and_tabrl_bench_keeps_the_history(tmp_path):
     assert before < after  # oldest first: the file reads as before and after
     assert "| stage (s) | fresh | second | after warm |" in text
     assert "| train | 50.0 | 50.0 | 50.0 |" in text and "| job / process wall | 190 / 202 | 269 / 281 | 95 / 107 |" in text
-    assert text[before:after].count("not met; learning is 19% of the second job") == 1
-    assert "): met; learning is 57% of the second job" in text[after:]
+    assert "| critic | 6.0 | 6.0 | 6.0 |" in text
+    assert text[before:after].count("not met; PPO's training is 19% of the second job (21% with the critic's fit)") == 1
+    assert "): met; PPO's training is 57% of the second job (64% with the critic's fit)" in text[after:]
     served = record("2026-12-04 09:00 UTC", 50, 80)
     served["served_warm"] = {"wall_seconds": 210}
     served["jobs"].update({"served, first": served["jobs"]["after warm"], "served, second": served["jobs"]["second"]})
     table = markdown(served)
     assert "| stage (s) | fresh | second | after warm | served, first | served, second |" in table
     assert "`tabrl serve` warm (API up, model warm): 210 s" in table
-    assert "at least half of the served, second): met; learning is 62% of the served, second job" in table
+    assert "at least half of the served, second): met; PPO's training is 62% of the served, second job (70%" in table
     kept = history_tail(out)  # what `tabrl bench` writes back after its own report
     assert kept.startswith("## The hero job's wall") and "### 2026-12-02" in kept and "### 2026-12-03" in kept
     assert "what tabrl bench wrote" not in kept

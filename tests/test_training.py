@@ -163,6 +163,11 @@ def test_tiny_go1_batch_fine_tunes_the_base_and_stays_on_its_feet(tmp_path):
         assert meta["run"]["base_checkpoint"], "the Go1 fine-tunes its base policy"
         warm_up = meta["run"]["critic_warm_up"]
         assert warm_up["explained_variance_after"] > warm_up["explained_variance_before"]
+        assert approach["metrics"]["critic_seconds"] == warm_up["seconds"] > 0
         report = approach["behaviour"]["report"]
         assert report["upright_fraction"] >= 0.95, (approach["name"], approach["behaviour"]["words"])
         assert min(report["traces"]["height"]) > 0.15, f"{approach['name']} collapsed"
+    # The critic's warm-up is its own stage, not hidden in the start (the slowest trial's).
+    stages = {s["name"]: s["seconds"] for s in job["stages"]}
+    assert list(stages) == ["propose", "start", "critic", "compile", "train", "render", "composite"]
+    assert stages["critic"] == max(a["metrics"]["critic_seconds"] for a in job["approaches"])

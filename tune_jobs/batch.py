@@ -257,7 +257,8 @@ def run_batch(
             result.status, result.checkpoint = "succeeded", train.checkpoint
             result.metrics = TrialMetrics(final_reward=train.final_reward, train_seconds=train.train_seconds,
                                           compile_seconds=train.compile_seconds, env_steps=train.env_steps,
-                                          env_steps_per_second=train.env_steps_per_second)
+                                          env_steps_per_second=train.env_steps_per_second,
+                                          critic_seconds=train.critic_seconds)
         elif stopped and trial_result.error is None:
             result.status, result.error = "cancelled", "cancelled"
         else:

@@ -95,11 +95,12 @@ def train_approach(
     training = _training_env(model_id, spec)
     digest = program_digest(model_id, config, training.reward_key)
     speed = SpeedLayer(compile_cache, digest)
-    warm_up = resumed.get("run", {}).get("critic_warm_up")
+    warm_up, critic_seconds = resumed.get("run", {}).get("critic_warm_up"), 0.0
     if restore is None and base_checkpoint:
         restore = load_params(base_checkpoint)
         if not read_checkpoint_config(base_checkpoint).get("value_trained", True):
             restore, warm_up = _warm_up_critic(training, config, restore, spec, seed, speed)
+            critic_seconds = warm_up["seconds"]
     base = resumed.get("run", {}).get("base_checkpoint") if resumed else base_checkpoint
     run_config = remaining_config(config, done) if done else config
     if max_rounds is not None and max_rounds < run_config.rounds:
@@ -207,6 +208,7 @@ def train_approach(
         reward_per_step=last.reward_per_step if last else None,
         history=history,
         wall_seconds=round(time.monotonic() - wall_started, 2),
+        critic_seconds=critic_seconds,
         **{k: run[k] for k in ("compile_seconds", "train_seconds", "env_steps_per_second", "lock_wait_seconds",
                                "cache_hits", "cache_misses", "program_key", "trace_seconds", "lower_seconds",
                                "xla_seconds", "executables_loaded", "executables_compiled")},

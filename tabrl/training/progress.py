@@ -49,6 +49,8 @@ class TrainResult(BaseModel):
     history: list[Progress]
     wall_seconds: float | None = None
     """The whole `train_approach` call: loading, compiling, training, saving."""
+    critic_seconds: float = 0.0
+    """Fitting a base policy's value network before PPO (`tabrl.finetune`); 0 when this run did not."""
     lock_wait_seconds: float = 0.0
     """Time spent waiting for another process to compile the same program."""
     cache_hits: int = 0
