@@ -129,7 +129,7 @@ def run_job(job_id: str, settings: ServeSettings, proposer, renderer) -> str:
             job_id=job_id, model=job.model_id, prompt=job.prompt, num_steps=job.num_steps, out_dir=layout.root,
             approaches=approaches, source=job.source, base_checkpoint=base,
             video=VideoOptions.model_validate(job.render.model_dump()), storage_path=settings.tune_storage,
-            snapshot_every_s=settings.snapshot_seconds, resume=True,
+            snapshot_every_s=settings.snapshot_seconds, resume=True, warm_workers=settings.warm_workers,
         )
         result = run_pipeline(request, propose=propose, render=render, events=_store_events(store, job_id))
 

@@ -14,6 +14,8 @@
     TABRL_RENDER_GPUS           GPUs the renderer asks for on a GPU cluster (default 0.25)
     TABRL_SNAPSHOT_SECONDS      how often a training trial saves a snapshot a restarted server resumes
                                 from (default 30; 0 turns snapshots off)
+    TABRL_WARM_WORKERS          1 (default): CPU trials train in long-lived worker processes that
+                                later jobs reuse (`tune_jobs.workers`); 0: a new process per trial
     TABRL_WARM                  models whose programs are compiled when the server starts (`tabrl.warm`),
                                 comma-separated, each `MODEL` (the UI's Quick budget) or `MODEL:STEPS`;
                                 default none (`make up` warms the Go1)
@@ -48,6 +50,7 @@ class ServeSettings(BaseModel):
     snapshot_seconds: float | None = 30.0
     """None: trials save no snapshots (a restart cannot resume them)."""
     warm: list[tuple[str, int | None]] = []
+    warm_workers: bool = True
     """(model, steps or None for the UI's Quick budget) to compile at start (`TABRL_WARM`)."""
 
     @property
@@ -86,6 +89,7 @@ def load_settings() -> ServeSettings:
         demo_dir=Path(os.environ.get("TABRL_DEMO_DIR") or REPO_DEMOS),
         render_gpus=float(os.environ.get("TABRL_RENDER_GPUS") or 0.25),
         snapshot_seconds=_snapshot_seconds(),
+        warm_workers=os.environ.get("TABRL_WARM_WORKERS", "1").strip() != "0",
         warm=_warm(),
     )
 

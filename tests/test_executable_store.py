@@ -26,11 +26,19 @@ def _run(store, fingerprint="fp", value=1.0):
     return counter, np.asarray(result)
 
 
+def _as_a_new_process():
+    """Forget the executables this process holds: the next load reads the file."""
+    from tabrl.training import executables
+
+    executables._IN_MEMORY.clear()
+
+
 def test_first_call_compiles_and_stores_then_a_new_context_loads(tmp_path):
     first, out = _run(tmp_path)
     assert (first.compiled, first.loaded) == (1, 0)
     assert np.array_equal(out, np.full((1, 3), 2.0))
     assert len(list(tmp_path.glob("*.pjrt"))) == 1
+    _as_a_new_process()
     second, out = _run(tmp_path, value=4.0)
     assert (second.compiled, second.loaded) == (0, 1)
     assert np.array_equal(out, np.full((1, 3), 8.0))  # the loaded program computes, not replays
@@ -55,6 +63,25 @@ def test_a_damaged_file_is_compiled_again_and_replaced(tmp_path):
     assert (counter.compiled, counter.loaded) == (1, 0)
     assert np.array_equal(out, np.full((1, 3), 6.0))
     assert _run(tmp_path)[0].loaded == 1
+
+
+def test_a_process_that_trains_again_keeps_the_executable_in_memory(tmp_path, monkeypatch):
+    """A warm trial worker (tune_jobs.workers) trains one run after another: the second run
+    does not read the file again, and a file replaced since is read afresh."""
+    from tabrl.training import executables
+
+    _run(tmp_path)
+
+    def no_read(path):
+        raise AssertionError(f"read {path} again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(executables, "_deserialize", no_read)
+        counter, out = _run(tmp_path, value=5.0)
+    assert (counter.compiled, counter.loaded) == (0, 1) and np.array_equal(out, np.full((1, 3), 10.0))
+    (stored,) = tmp_path.glob("*.pjrt")
+    stored.write_bytes(b"not an executable")  # another stamp: read, found damaged, compiled again
+    assert _run(tmp_path)[0].compiled == 1
 
 
 def test_prune_keeps_the_most_recently_used(tmp_path):
@@ -94,6 +121,7 @@ def test_a_new_run_starts_loading_what_the_fingerprint_stored(tmp_path):
     from tabrl.training.executables import _Store
 
     _run(tmp_path)
+    _as_a_new_process()
     store = _Store(tmp_path, "fp")
     store.load_ahead()
     (key,) = store._ahead  # the one program the first run stored, loading in the background

@@ -34,6 +34,7 @@ from tabrl.rewards.spec import Approach
 from tabrl.settings import compile_cache_dir
 from tabrl.training import Progress, TrainResult
 from tabrl.job_results import TrialMetrics, TrialResult
+from tune_jobs.workers import uses_workers
 
 ProgressHandler = Callable[[int, Progress], None]
 
@@ -93,7 +94,7 @@ def trial_resources(cluster: dict[str, float], n_trials: int, gpus: float | None
 
 
 def _train_trial(config: dict[str, Any], approaches=None, settings=None) -> None:
-    """The Tune trainable (runs in a Ray worker)."""
+    """The Tune trainable (runs in a Ray worker; with `warm_workers`, it relays a warm worker's training)."""
     from contextlib import nullcontext
 
     from tabrl.training import train_approach
@@ -117,16 +118,23 @@ def _train_trial(config: dict[str, Any], approaches=None, settings=None) -> None
     with (restored.as_directory() if restored is not None else nullcontext(None)) as resume_from:
         if resume_from is not None:
             snapshots["resume_from"] = Path(resume_from)
-        result = train_approach(
-            settings["model_id"], approaches[index].reward,
+        kwargs = dict(
+            model_id=settings["model_id"], spec=approaches[index].reward,
             num_steps=settings["num_steps"],
             out_dir=layout.checkpoint(index),
-            progress=report,
             base_checkpoint=Path(settings["base_checkpoint"]) if settings.get("base_checkpoint") else None,
             seed=settings.get("seed", 0),
             compile_cache=Path(settings["compile_cache"]),
             **snapshots,
         )
+        if settings.get("warm_workers"):
+            from tune_jobs.workers import train_in_worker
+
+            kwargs.pop("snapshot", None)
+            result = train_in_worker(index, kwargs, snapshots="snapshot" in snapshots, on_progress=report,
+                                     on_snapshot=lambda steps, path: snapshot(steps, Path(path)))
+        else:
+            result = train_approach(**kwargs, progress=report)
     tune.report({"result": result.model_dump(mode="json"), "env_steps": result.env_steps, "done": True})
 
 
@@ -180,6 +188,7 @@ def run_batch(
     cancelled: Callable[[], bool] | None = None,
     snapshot_every_s: float | None = None,
     resume: bool = False,
+    warm_workers: bool = False,
 ) -> list[TrialResult]:
     """Train every approach as a concurrent Tune trial; never raises for a failed trial.
 
@@ -190,6 +199,9 @@ def run_batch(
     `tabrl.settings.compile_cache_dir()`): the approaches of a batch share one training
     program, compiled by the first trial while the others wait and then loaded
     ready-made. `resume`: continue the batch's earlier Tuner run when its storage has one.
+    `warm_workers`: the trials train in long-lived processes that later batches reuse
+    (`tune_jobs.workers`; what `tabrl serve` asks for: there Ray outlives the jobs); not for
+    trials that ask for a GPU.
     The results carry status, checkpoint, metrics or error; video and behaviour are the
     pipeline's to fill in.
     """
@@ -209,8 +221,10 @@ def run_batch(
         "snapshot_every_s": snapshot_every_s,
     }
     # The approaches travel pickled through Ray's object store, typed, exactly as given.
+    resources = resources_per_trial or default_resources(len(approaches))
+    settings["warm_workers"] = warm_workers and uses_workers(resources)
     trainable = tune.with_parameters(_train_trial, approaches=list(approaches), settings=settings)
-    trainable = tune.with_resources(trainable, resources_per_trial or default_resources(len(approaches)))
+    trainable = tune.with_resources(trainable, resources)
     key = str(layout.root)
     _HANDLERS[key], _CANCELLED[key] = on_progress, cancelled
     experiment = tune_experiment(layout, storage_path)

@@ -47,6 +47,8 @@ class JobRequest(BaseModel):
     """Trials hand Tune a resumable snapshot this often (None: never)."""
     resume: bool = False
     """Continue this job's earlier Tuner run (a server restart cut it off)."""
+    warm_workers: bool = False
+    """Train in long-lived workers that later jobs reuse (`tune_jobs.workers`: where Ray outlives the job)."""
 
 
 class JobEvents:
@@ -124,7 +126,8 @@ def run_job(request: JobRequest, *, propose: ProposeFn | None = None, render: Re
     trials = run_batch(request.model, approaches, request.num_steps, layout.root,
                        base_checkpoint=request.base_checkpoint, on_progress=events.progress,
                        storage_path=request.storage_path, seed=request.video.seed, cancelled=events.cancelled,
-                       snapshot_every_s=request.snapshot_every_s, resume=request.resume)
+                       snapshot_every_s=request.snapshot_every_s, resume=request.resume,
+                       warm_workers=request.warm_workers)
     clock.add_batch(time.monotonic() - started, [t.metrics for t in trials])
     events.trained(trials, list(clock.stages))
     if events.cancelled():

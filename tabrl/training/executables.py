@@ -30,6 +30,7 @@ user or model text.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import hashlib
@@ -98,6 +99,31 @@ def _deserialize(path: Path):
     return serialize_executable.deserialize_and_load(payload, in_tree, out_tree)
 
 
+_IN_MEMORY: collections.OrderedDict[tuple, Any] = collections.OrderedDict()
+"""Executables this process loaded or compiled, by their file (`_stamp`), most recent last: a
+process that trains one run after another (a warm trial worker, `tune_jobs.workers`) loads each
+once. A file replaced or damaged since is another stamp, and is read again."""
+IN_MEMORY_MAX = 16
+
+
+def _stamp(path: Path) -> tuple | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return str(path), stat.st_ino, stat.st_size
+
+
+def _remember(path: Path, compiled) -> None:
+    stamp = _stamp(path)
+    if stamp is None:
+        return
+    _IN_MEMORY[stamp] = compiled
+    _IN_MEMORY.move_to_end(stamp)
+    while len(_IN_MEMORY) > IN_MEMORY_MAX:
+        _IN_MEMORY.popitem(last=False)
+
+
 class _Store:
     """One training run's view of the store folder: its fingerprint, its counter,
     and the programs a background thread is loading ahead of their first call.
@@ -126,7 +152,7 @@ class _Store:
             keys = dict.fromkeys(self.index.read_text().split())
         except OSError:
             return
-        keys = [k for k in keys if self.path(k).exists()]
+        keys = [k for k in keys if self.path(k).exists() and _stamp(self.path(k)) not in _IN_MEMORY]
         if not keys:
             return
         prepare_custom_calls()
@@ -142,8 +168,11 @@ class _Store:
         """The executable stored under `key`, or None (absent or unreadable: a damaged file is removed)."""
         path = self.path(key)
         ahead = self._ahead.pop(key, None)
+        remembered = _IN_MEMORY.get(_stamp(path))
         try:
-            if ahead is not None:
+            if remembered is not None:
+                compiled = remembered
+            elif ahead is not None:
                 compiled = ahead.result()
             elif path.exists():
                 prepare_custom_calls()
@@ -155,6 +184,7 @@ class _Store:
             return None
         with contextlib.suppress(OSError):
             os.utime(path)  # least recently used goes first when the store is full
+        _remember(path, compiled)
         self.counter.loaded += 1
         return compiled
 
@@ -170,6 +200,7 @@ class _Store:
         partial = self.path(key).with_suffix(f".{os.getpid()}.tmp")
         partial.write_bytes(blob)
         partial.replace(self.path(key))
+        _remember(self.path(key), compiled)
         with open(self.index, "a") as index:  # one short line per append: no torn lines
             index.write(key + "\n")
         prune(self.folder)

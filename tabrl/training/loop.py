@@ -15,6 +15,7 @@ of a family; they go into the reset state before the first epoch
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -194,6 +195,7 @@ def train_approach(
         "base_checkpoint": _text(base),
         "resumed_from": _text(resume_from),
         "resumed_at_env_steps": done if resume_from is not None else None,
+        "pid": os.getpid(),  # which process trained it (a warm worker trains one job after another)
         "started_at": wall_started_at,
         "training_started_at": wall_started_at + (started - wall_started),
         "finished_at": time.time(),
