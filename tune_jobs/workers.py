@@ -151,7 +151,11 @@ def train_in_worker(index: int, kwargs: dict[str, Any], *, snapshots: bool,
             name=f"tabrl-trial-worker-{node[:16]}-{slot}", namespace=NAMESPACE, lifetime="detached",
             get_if_exists=True, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
         ).remote()
-        if ray.get(candidate.start.remote(run_id, kwargs, snapshots)):
+        try:
+            started = ray.get(candidate.start.remote(run_id, kwargs, snapshots))
+        except ray.exceptions.RayActorError:  # it exited (idle) as we found it: try the next
+            continue
+        if started:
             worker = candidate
             break
     if worker is None:
