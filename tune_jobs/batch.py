@@ -106,14 +106,14 @@ def _train_trial(config: dict[str, Any], approaches=None, settings=None) -> None
         tune.report({"progress": progress.model_dump(mode="json"), "env_steps": progress.env_steps,
                      "episode_reward": progress.episode_reward})
 
-    def snapshot(env_steps: int, path: Path) -> None:
+    def snapshot(env_steps: int, path: Path | str) -> None:
         tune.report({"env_steps": env_steps, "snapshot": env_steps},
                     checkpoint=tune.Checkpoint.from_directory(str(path)))
 
-    snapshots = {}
+    snapshots, on_snapshot = {}, None
     if settings.get("snapshot_every_s") is not None:
-        snapshots = {"snapshot": snapshot, "snapshot_dir": layout.snapshots(index),
-                     "snapshot_every_s": settings["snapshot_every_s"]}
+        snapshots = {"snapshot_dir": layout.snapshots(index), "snapshot_every_s": settings["snapshot_every_s"]}
+        on_snapshot = snapshot
     restored = tune.get_checkpoint()
     with (restored.as_directory() if restored is not None else nullcontext(None)) as resume_from:
         if resume_from is not None:
@@ -130,11 +130,9 @@ def _train_trial(config: dict[str, Any], approaches=None, settings=None) -> None
         if settings.get("warm_workers"):
             from tune_jobs.workers import train_in_worker
 
-            kwargs.pop("snapshot", None)
-            result = train_in_worker(index, kwargs, snapshots="snapshot" in snapshots, on_progress=report,
-                                     on_snapshot=lambda steps, path: snapshot(steps, Path(path)))
+            result = train_in_worker(index, kwargs, on_progress=report, on_snapshot=on_snapshot)
         else:
-            result = train_approach(**kwargs, progress=report)
+            result = train_approach(**kwargs, progress=report, snapshot=on_snapshot)
     tune.report({"result": result.model_dump(mode="json"), "env_steps": result.env_steps, "done": True})
 
 

@@ -137,10 +137,11 @@ def uses_workers(resources: dict[str, float]) -> bool:
     return not resources.get("gpu")
 
 
-def train_in_worker(index: int, kwargs: dict[str, Any], *, snapshots: bool,
-                    on_progress: Callable[[Any], None], on_snapshot: Callable[[int, str], None]):
-    """Run `train_approach(**kwargs)` in a warm worker of this node; returns its `TrainResult`
-    and raises what it raised. Called inside a Tune trial."""
+def train_in_worker(index: int, kwargs: dict[str, Any], *, on_progress: Callable[[Any], None],
+                    on_snapshot: Callable[[int, str], None] | None = None):
+    """Run `train_approach(**kwargs, progress=on_progress, snapshot=on_snapshot)` in a warm
+    worker of this node; returns its `TrainResult` and raises what it raised. Called inside a
+    Tune trial (trial `index` tries its own slot first)."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     node = ray.get_runtime_context().get_node_id()
@@ -152,7 +153,7 @@ def train_in_worker(index: int, kwargs: dict[str, Any], *, snapshots: bool,
             get_if_exists=True, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
         ).remote()
         try:
-            started = ray.get(candidate.start.remote(run_id, kwargs, snapshots))
+            started = ray.get(candidate.start.remote(run_id, kwargs, on_snapshot is not None))
         except ray.exceptions.RayActorError:  # it exited (idle) as we found it: try the next
             continue
         if started:
