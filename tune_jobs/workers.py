@@ -31,7 +31,7 @@ import ray
 NAMESPACE = "tabrl"
 SLOTS = 8
 IDLE_EXIT_S = 15 * 60
-ABANDONED_S = 20.0
+ABANDONED_S = 60.0  # generous: a trial blocked that long in `tune.report` would fail
 POLL_S = 0.5
 
 
