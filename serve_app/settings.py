@@ -50,8 +50,9 @@ class ServeSettings(BaseModel):
     snapshot_seconds: float | None = 30.0
     """None: trials save no snapshots (a restart cannot resume them)."""
     warm: list[tuple[str, int | None]] = []
-    warm_workers: bool = True
     """(model, steps or None for the UI's Quick budget) to compile at start (`TABRL_WARM`)."""
+    warm_workers: bool = True
+    """CPU trials train in long-lived workers later jobs reuse (`TABRL_WARM_WORKERS`)."""
 
     @property
     def jobs_dir(self) -> Path:

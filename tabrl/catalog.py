@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -207,11 +206,10 @@ def load_catalog(refresh: bool = False, progress: Progress | None = None) -> lis
 
 
 def _write_cache(key: str, entries: list[ModelEntry]) -> None:
-    cache = _cache_file()
-    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+    from tabrl.files import write_atomically
+
     payload = {"key": key, "models": [e.model_dump(mode="json") for e in entries]}
-    tmp.write_text(json.dumps(payload, indent=1))
-    tmp.replace(cache)
+    write_atomically(_cache_file(), json.dumps(payload, indent=1))
 
 
 def fetch_meshes(model_id: str, progress=None) -> ModelEntry:

@@ -98,7 +98,6 @@ class ControlledEnv(_playground_wrapper.Wrapper):
         self.placeholder = placeholder
         self.hold_command = hold_command and has_command(env)
         self.posable = posable(env.unwrapped)
-        self._observation_size = None
 
     @property
     def observation_size(self):
@@ -108,12 +107,10 @@ class ControlledEnv(_playground_wrapper.Wrapper):
 
         from tabrl.reset_shapes import reset_shapes
 
-        if self._observation_size is None:
-            self._observation_size = jax.tree_util.tree_map(
-                lambda s: (s + PHASE_SIZE) if isinstance(s, int) else (*tuple(s)[:-1], tuple(s)[-1] + PHASE_SIZE),
-                reset_shapes(self.env).observation_size, is_leaf=lambda s: isinstance(s, (int, tuple)),
-            )
-        return self._observation_size
+        return jax.tree_util.tree_map(
+            lambda s: (s + PHASE_SIZE) if isinstance(s, int) else (*tuple(s)[:-1], tuple(s)[-1] + PHASE_SIZE),
+            reset_shapes(self.env).observation_size, is_leaf=lambda s: isinstance(s, (int, tuple)),
+        )
 
     def reset(self, rng):
         import jax

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import weakref
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+
 
 class ResetShapes(BaseModel):
     observation_size: int | dict[str, tuple[int, ...]]
@@ -89,11 +89,11 @@ def _folder() -> Path:
 
 
 def _write(path: Path, shapes: ResetShapes) -> None:
-    """Atomically (a reader never sees half a file); a folder that cannot be written is no error."""
+    """A folder that cannot be written is no error: the next process traces again."""
+    from tabrl.files import write_atomically
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.partial")
-        partial.write_text(shapes.model_dump_json())
-        partial.replace(path)
+        write_atomically(path, shapes.model_dump_json())
     except OSError:
         pass

@@ -62,9 +62,6 @@ class TrialWorker:
         self._idle_since = time.monotonic()
         threading.Thread(target=self._exit_when_idle, name="tabrl-worker-idle", daemon=True).start()
 
-    def pid(self) -> int:
-        return os.getpid()
-
     def start(self, run_id: str, kwargs: dict[str, Any], snapshots: bool) -> bool:
         """Start `train_approach(**kwargs)` for `run_id`; False when busy with another."""
         with self._lock:

@@ -42,6 +42,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tabrl.files import write_atomically
 from tabrl.fingerprints import code_fingerprint, env_fingerprint, host_fingerprint
 from tabrl.internals import bypassing_jax_cache, prepare_custom_calls, replaced_pmap
 
@@ -197,9 +198,7 @@ class _Store:
         except Exception:  # an executable this backend cannot serialize: use it, store nothing
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        partial = self.path(key).with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(blob)
-        partial.replace(self.path(key))
+        write_atomically(self.path(key), blob)
         _remember(self.path(key), compiled)
         with open(self.index, "a") as index:  # one short line per append: no torn lines
             index.write(key + "\n")
