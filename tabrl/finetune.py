@@ -12,6 +12,11 @@ network to the base policy's own returns under the approach's reward:
    (bootstrapping at the end of the rollout, none after a fall), then fit the
    value network to them with Adam on minibatches.
 
+The fit's size was chosen by measurement (the Go1 hero job's three approaches, one
+warm process, a 2-core machine): minibatches of 512 at a learning
+rate of 2e-3 explain 0.69, 0.69 and 0.91 of the returns' variance in 3.3 s a trial;
+the earlier 1024 at 1e-3 explained 0.63, 0.62 and 0.87 in 4.8 s.
+
 Everything else of the base is kept: its observation normaliser (with a large
 sample count, so training barely moves it) and its action std (the policy's
 own scale outputs) as the starting exploration.
@@ -38,7 +43,7 @@ def lambda_returns(rewards: np.ndarray, values: np.ndarray, last_values: np.ndar
 
 def warm_up_critic(env, networks, params, *, discounting: float, reward_scaling: float = 1.0,
                    info: dict[str, Any] | None = None, num_envs: int = 64, steps: int = 200,
-                   rounds: int = 3, updates: int = 150, minibatch: int = 1024, learning_rate: float = 1e-3,
+                   rounds: int = 3, updates: int = 150, minibatch: int = 512, learning_rate: float = 2e-3,
                    seed: int = 0, jit=None) -> tuple[Any, dict]:
     """`params` = (normaliser, policy, value) with the value network fitted to the base's returns.
 

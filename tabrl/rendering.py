@@ -89,7 +89,8 @@ def render_policy_video(
 
 
 def _fast(fast: bool | None) -> bool:
-    """Shadows and reflections off on a CPU (about 4x faster), on with an accelerator."""
+    """Shadows and reflections off on a CPU (about 4x faster; `tabrl.frames.drawing_model`), on
+    with an accelerator."""
     if fast is not None:
         return fast
     import jax
