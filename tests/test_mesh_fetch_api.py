@@ -12,7 +12,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import threading
 
-import httpx
 import pytest
 
 from tests.serve_fixture import REPO, ApiServer

@@ -7,6 +7,7 @@ builds and checks the same command path on CartpoleBalance in a few thousand ste
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,6 +38,7 @@ def test_pretrain_then_fine_tune_from_it(tmp_path, capsys):
 
     tuned = train_approach("CartpoleBalance", None, num_steps=3000, out_dir=tmp_path / "tuned",
                            base_checkpoint=base)
+    assert Path(tuned.checkpoint) == tmp_path / "tuned"
     # Brax restored the base's observation normalizer and kept counting from it.
     def count(path) -> int:
         state = serialization.msgpack_restore((path / "params.msgpack").read_bytes())["0"]["count"]
