@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import tabrl
+from tabrl.files import write_atomically
 from tabrl.model_info import CATALOG_FORMAT, ModelEntry, library_versions, name_and_description
 from tabrl.settings import data_dir
 
@@ -206,8 +207,6 @@ def load_catalog(refresh: bool = False, progress: Progress | None = None) -> lis
 
 
 def _write_cache(key: str, entries: list[ModelEntry]) -> None:
-    from tabrl.files import write_atomically
-
     payload = {"key": key, "models": [e.model_dump(mode="json") for e in entries]}
     write_atomically(_cache_file(), json.dumps(payload, indent=1))
 

@@ -21,6 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from tabrl.files import write_atomically
+
 
 class ResetShapes(BaseModel):
     observation_size: int | dict[str, tuple[int, ...]]
@@ -90,8 +92,6 @@ def _folder() -> Path:
 
 def _write(path: Path, shapes: ResetShapes) -> None:
     """A folder that cannot be written is no error: the next process traces again."""
-    from tabrl.files import write_atomically
-
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, shapes.model_dump_json())
